@@ -1,0 +1,106 @@
+"""The embedded pre-training pool: Han characters as classes, rendered on demand.
+
+Classes are the characters that have at least `min_designs` visually distinct typeface designs in the
+installed CJK fonts. Each class has a virtual `samples_per_class` samples; sample j of a class is
+rendered from (pool seed, code point, j), so any subset is reproducible without a preparation step.
+A fixed tenth of the qualifying characters (chosen by a hash of the code point) is held out of the
+pool for the downstream held-out-Han task, so pre-training and that task never share a class.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import zlib
+
+import numpy as np
+
+from jaxdiv.data import fonts, render
+
+
+@dataclasses.dataclass(frozen=True)
+class GlyphPoolConfig:
+  resolution: int = 32
+  samples_per_class: int = 2000
+  seed: int = 0
+  min_designs: int = 16
+  codepoint_range: tuple[int, int] = fonts.HAN_RANGE  # inclusive
+  heldout_modulus: int = 10  # one in this many qualifying characters goes to the downstream task
+
+
+def is_heldout(codepoint: int, modulus: int) -> bool:
+  return zlib.crc32(str(codepoint).encode()) % modulus == 0
+
+
+@functools.lru_cache(maxsize=8)
+def qualifying_characters(codepoint_range: tuple[int, int], min_designs: int
+                          ) -> tuple[tuple[fonts.Face, ...], tuple[tuple[int, tuple[int, ...]], ...]]:
+  """(faces, ((code point, design face indices), ...)) for characters with enough designs."""
+  faces = tuple(fonts.find_faces(fonts.PRETRAIN_PATTERNS, fonts.PRETRAIN_PACKAGES))
+  first, last = codepoint_range
+  maps = [fonts.cmap(face) for face in faces]
+  # Cheap pre-filter: a character in fewer cmaps than `min_designs` can never qualify.
+  candidates = [c for c in range(first, last + 1) if sum(c in m for m in maps) >= min_designs]
+  index = fonts.cached_design_index(faces, candidates) if candidates else {}
+  chosen = tuple((c, tuple(d)) for c, d in sorted(index.items()) if len(d) >= min_designs)
+  return faces, chosen
+
+
+class GlyphPool:
+  """A Grain-compatible random-access source over the rendered Han pool (or its held-out part)."""
+
+  def __init__(self, config: GlyphPoolConfig = GlyphPoolConfig(), heldout: bool = False,
+               augment: render.Augment = render.Augment()):
+    self.config = config
+    self.augment = augment
+    self.faces, chars = qualifying_characters(tuple(config.codepoint_range), config.min_designs)
+    chars = [(c, d) for c, d in chars if is_heldout(c, config.heldout_modulus) == heldout]
+    self.codepoints = np.array([c for c, _ in chars], np.int64)
+    self.designs = [d for _, d in chars]
+    self.num_classes = len(chars)
+    self.samples_per_class = config.samples_per_class
+    self.image_shape = (config.resolution, config.resolution, 1)
+    if self.num_classes == 0:
+      raise ValueError(f"No character in {config.codepoint_range} has {config.min_designs} distinct "
+                       "designs: install the fonts (`make setup`) or lower min_designs.")
+
+  def __len__(self) -> int:
+    return self.num_classes * self.samples_per_class
+
+  @functools.cached_property
+  def labels(self) -> np.ndarray:
+    """The virtual label array (class of every index), for the subset sampler."""
+    return np.repeat(np.arange(self.num_classes, dtype=np.int32), self.samples_per_class)
+
+  def characters(self) -> list[str]:
+    return [chr(c) for c in self.codepoints]
+
+  def render(self, class_index: int, sample_index: int, design_subset: slice = slice(None)) -> np.ndarray:
+    """Sample `sample_index` of class `class_index` as (H, W, 1) uint8."""
+    code = int(self.codepoints[class_index])
+    rng = np.random.default_rng([self.config.seed, code, int(sample_index)])
+    designs = self.designs[class_index][design_subset]
+    face = self.faces[designs[rng.integers(len(designs))]]
+    image = render.render_sample(face, chr(code), self.config.resolution, rng, self.augment)
+    return image[..., None]
+
+  def __getitem__(self, index: int) -> dict[str, np.ndarray]:
+    index = int(index)
+    if not 0 <= index < len(self):
+      raise IndexError(f"index {index} outside the pool of {len(self)} samples")
+    label, sample = divmod(index, self.samples_per_class)
+    return {"image": self.render(label, sample), "label": np.int32(label)}
+
+  def __getitems__(self, indices) -> list[dict[str, np.ndarray]]:
+    return [self[i] for i in indices]
+
+  def read_batch(self, indices) -> tuple[np.ndarray, np.ndarray]:
+    """Images (B, H, W, 1) uint8 and labels (B,) int32 for a batch of pool indices."""
+    indices = np.asarray(indices, np.int64)
+    labels, samples = np.divmod(indices, self.samples_per_class)
+    images = np.stack([self.render(int(c), int(s)) for c, s in zip(labels, samples)]) if len(indices) \
+        else np.zeros((0, *self.image_shape), np.uint8)
+    return images, labels.astype(np.int32)
+
+  def design_count(self, class_index: int) -> int:
+    return len(self.designs[class_index])
