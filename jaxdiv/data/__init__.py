@@ -1,7 +1,13 @@
 """Data: sources (glyph pool, embedded tasks, TFDS), the K×n subset sampler, input pipelines."""
 
-from jaxdiv.data.pipeline import (Subset, draw_subset, in_memory_batch, materialise, streaming_dataset,
-                                  to_global_array)
+from jaxdiv.data.pipeline import (
+                                  Subset,
+                                  draw_subset,
+                                  in_memory_batch,
+                                  materialise,
+                                  streaming_dataset,
+                                  to_global_array,
+)
 from jaxdiv.data.sampler import imbalanced_subset_indices, power_law_sizes, relabel, subset_indices
 from jaxdiv.data.sources import get_source
 

@@ -219,8 +219,16 @@ def _make_builder(task_name: str, arrays_fn: Callable, description: str):
     def resolution(self) -> int:
       return int(self.builder_config.name[1:])
 
+    def _class_names(self) -> list[str]:
+      # A prepared dataset keeps its names beside the data: reuse them instead of re-rendering.
+      saved = os.path.join(self.data_dir, "label.labels.txt")
+      if os.path.exists(saved):
+        with open(saved, encoding="utf-8") as f:
+          return f.read().splitlines()
+      return self._arrays()[4]
+
     def _info(self):
-      names = self._arrays()[4]
+      names = self._class_names()
       return tfds.core.DatasetInfo(
           builder=self, description=description,
           features=tfds.features.FeaturesDict({

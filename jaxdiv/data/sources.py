@@ -43,14 +43,17 @@ class TfdsSource:
   def __init__(self, name: str, split: str, data_dir: str | None = None, resolution: int | None = None,
                channels: int | None = None, image_key: str = "image", label_key: str = "label"):
     self.name, self.split, self.data_dir = name, split, data_dir
+    hint = (f"TFDS dataset {name!r} is not prepared under data_dir={data_dir!r}. jaxdiv never downloads "
+            "at run time: prepare it first with `tfds build {name} --data_dir DIR --file_format array_record` "
+            "(ImageNet needs its manual download; see configs/imagenet_resnet18.py)")
     try:
-      self.source = tfds.data_source(name, split=split, data_dir=data_dir)
-      info = tfds.builder(name, data_dir=data_dir).info
-    except Exception as error:  # TFDS raises several types for "not prepared"
-      raise FileNotFoundError(
-          f"TFDS dataset {name!r} (split {split!r}) is not prepared under data_dir={data_dir!r}: {error}. "
-          "Prepare it with `tfds build` (ImageNet needs its manual download; see configs/imagenet_resnet18.py)"
-      ) from error
+      builder = tfds.builder(name, data_dir=data_dir, file_format="array_record")
+    except Exception as error:  # unknown names raise several TFDS error types
+      raise FileNotFoundError(f"{hint}: {error}") from error
+    if not builder.is_prepared():
+      raise FileNotFoundError(hint)
+    self.source = builder.as_data_source(split=split)
+    info = builder.info
     self.image_key, self.label_key = image_key, label_key
     self.num_classes = int(info.features[label_key].num_classes)
     shape = info.features[image_key].shape

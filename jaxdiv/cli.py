@@ -1,0 +1,143 @@
+"""The `jaxdiv` command line: thin wrappers that assemble the library's functions."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+
+import numpy as np
+
+
+def _grid_image(images: np.ndarray, rows: int, invert: bool):
+  from PIL import Image
+  count, height, width, channels = images.shape
+  cols = int(np.ceil(count / rows))
+  canvas = np.full((rows * (height + 2), cols * (width + 2), channels), 255 if invert else 0, np.uint8)
+  for i, image in enumerate(images):
+    r, c = divmod(i, cols)
+    canvas[r * (height + 2):r * (height + 2) + height, c * (width + 2):c * (width + 2) + width] = \
+        255 - image if invert else image
+  canvas = canvas[..., 0] if channels == 1 else canvas
+  return Image.fromarray(canvas)
+
+
+def data_show(name: str, out: str, classes: int, per_class: int, seed: int, split: str, resolution: int,
+              scale: int = 3) -> str:
+  """Write a grid: one row per drawn class, `per_class` samples each."""
+  from PIL import Image
+
+  from jaxdiv.data import get_source, sampler
+  source = get_source(name, split=split, resolution=resolution)
+  indices = sampler.subset_indices(source.labels, min(classes, source.num_classes), per_class, seed)
+  images, _ = source.read_batch(indices)
+  grid = _grid_image(images, rows=min(classes, source.num_classes), invert=name.startswith("glyphs"))
+  grid = grid.resize((grid.width * scale, grid.height * scale), Image.NEAREST)
+  os.makedirs(os.path.dirname(os.path.abspath(out)), exist_ok=True)
+  grid.save(out)
+  return out
+
+
+def data_info(name: str, split: str, resolution: int) -> dict:
+  from jaxdiv.data import get_source, glyphs
+  source = get_source(name, split=split, resolution=resolution)
+  counts = np.bincount(source.labels, minlength=source.num_classes)
+  info = {"name": name, "split": split, "classes": int(source.num_classes), "samples": len(source),
+          "samples_per_class": {"min": int(counts.min()), "median": float(np.median(counts)),
+                                "max": int(counts.max())},
+          "image_shape": list(source.image_shape)}
+  if isinstance(source, glyphs.GlyphPool):
+    designs = np.array([source.design_count(c) for c in range(source.num_classes)])
+    info["designs_per_class"] = {"min": int(designs.min()), "median": float(np.median(designs)),
+                                 "max": int(designs.max())}
+    info["fonts_faces"] = len(source.faces)
+    info["note"] = "samples per class are virtual: rendered on demand from (seed, class, index)"
+  return info
+
+
+def data_prepare(tasks, resolution: int) -> list[dict]:
+  from jaxdiv.data import downstream, glyphs
+  rows = []
+  start = time.perf_counter()
+  pool = glyphs.GlyphPool(glyphs.GlyphPoolConfig(resolution=resolution))
+  rows.append({"task": "glyphs (design index)", "classes": pool.num_classes,
+               "seconds": round(time.perf_counter() - start, 1)})
+  for task in tasks:
+    start = time.perf_counter()
+    builder = downstream.prepare(task, resolution)
+    splits = builder.info.splits
+    rows.append({"task": task, "classes": builder.info.features["label"].num_classes,
+                 "train": splits["train"].num_examples, "test": splits["test"].num_examples,
+                 "seconds": round(time.perf_counter() - start, 1)})
+    print(json.dumps(rows[-1]), flush=True)
+  return rows
+
+
+def demo(workdir: str, quick: bool, resolution: int = 32) -> dict:
+  """The part of the study that exists today: data preparation, subset draws and sample grids.
+
+  Pre-training, probes, the fit and the report plug in here as their issues land.
+  """
+  from jaxdiv.data import downstream
+  start = time.perf_counter()
+  os.makedirs(workdir, exist_ok=True)
+  tasks = downstream.DEFAULT_TASKS[:2] if quick else downstream.DEFAULT_TASKS
+  rows = data_prepare(tasks, resolution)
+  grids = [data_show("glyphs", os.path.join(workdir, "grid_glyphs.png"), 8, 12, 0, "train", resolution)]
+  for task in tasks:
+    grids.append(data_show(task, os.path.join(workdir, f"grid_{task}.png"), 8, 12, 0, "train", resolution))
+  summary = {"prepared": rows, "grids": grids, "seconds": round(time.perf_counter() - start, 1)}
+  with open(os.path.join(workdir, "demo.json"), "w") as f:
+    json.dump(summary, f, indent=2)
+  return summary
+
+
+def build_parser() -> argparse.ArgumentParser:
+  parser = argparse.ArgumentParser(prog="jaxdiv", description=__doc__)
+  commands = parser.add_subparsers(dest="command", required=True)
+
+  data = commands.add_parser("data", help="inspect and prepare datasets")
+  data_commands = data.add_subparsers(dest="data_command", required=True)
+  show = data_commands.add_parser("show", help="write a sample grid PNG")
+  show.add_argument("name")
+  show.add_argument("--out", required=True)
+  show.add_argument("--classes", type=int, default=8)
+  show.add_argument("--per-class", type=int, default=12)
+  info = data_commands.add_parser("info", help="classes, samples and designs per class, resolution")
+  info.add_argument("name")
+  prepare = data_commands.add_parser("prepare", help="build the glyph design index and the downstream tasks")
+  prepare.add_argument("--tasks", nargs="*", default=None)
+  demo_parser = commands.add_parser("demo", help="run the demo study on the embedded data")
+  demo_parser.add_argument("--workdir", default="runs/demo")
+  demo_parser.add_argument("--quick", action="store_true")
+  for sub in (show, info, prepare, demo_parser):
+    sub.add_argument("--resolution", type=int, default=32)
+  for sub in (show, info):
+    sub.add_argument("--split", default="train")
+  show.add_argument("--seed", type=int, default=0)
+  return parser
+
+
+def main(argv=None) -> int:
+  args = build_parser().parse_args(argv)
+  try:
+    if args.command == "demo":
+      summary = demo(args.workdir, args.quick, args.resolution)
+      print(f"demo: data stage done in {summary['seconds']} s; grids and demo.json in {args.workdir}")
+    elif args.command == "data" and args.data_command == "show":
+      print(data_show(args.name, args.out, args.classes, args.per_class, args.seed, args.split, args.resolution))
+    elif args.command == "data" and args.data_command == "info":
+      print(json.dumps(data_info(args.name, args.split, args.resolution), indent=2))
+    elif args.command == "data" and args.data_command == "prepare":
+      from jaxdiv.data import downstream
+      data_prepare(args.tasks or downstream.DEFAULT_TASKS, args.resolution)
+  except (ValueError, FileNotFoundError, RuntimeError) as error:
+    print(f"jaxdiv: error: {error}", file=sys.stderr)
+    return 2
+  return 0
+
+
+if __name__ == "__main__":
+  sys.exit(main())
