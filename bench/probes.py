@@ -25,7 +25,7 @@ def make_features(n_train=10000, n_test=2000, dim=512, classes=100, seed=0):
   basis = rng.normal(size=(64, dim)) / 8.0
   centres = rng.normal(size=(classes, 64))
   y = rng.integers(0, classes, n_train + n_test)
-  x = (centres[y] + 1.2 * rng.normal(size=(len(y), 64))) @ basis + 0.3 * rng.normal(size=(len(y), dim))
+  x = (centres[y] + 2.5 * rng.normal(size=(len(y), 64))) @ basis + 0.5 * rng.normal(size=(len(y), dim))
   x = x.astype(np.float32)
   return x[:n_train], y[:n_train], x[n_train:], y[n_train:]
 

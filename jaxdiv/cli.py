@@ -112,6 +112,15 @@ def build_parser() -> argparse.ArgumentParser:
   demo_parser = commands.add_parser("demo", help="run the demo study on the embedded data")
   demo_parser.add_argument("--workdir", default="runs/demo")
   demo_parser.add_argument("--quick", action="store_true")
+  fit = commands.add_parser("fit", help="fit the bound model to a study's results")
+  fit.add_argument("--workdir", required=True)
+  fit.add_argument("--probe", default="ridge")
+  fit.add_argument("--max-classes", type=int, default=None)
+  fit.add_argument("--replicates", type=int, default=200)
+  predict = commands.add_parser("predict", help="predict K*, n* for a larger budget")
+  predict.add_argument("--workdir", required=True)
+  predict.add_argument("--total", type=int, required=True)
+  predict.add_argument("--max-classes", type=int, default=None)
   for sub in (show, info, prepare, demo_parser):
     sub.add_argument("--resolution", type=int, default=32)
   for sub in (show, info):
@@ -126,6 +135,22 @@ def main(argv=None) -> int:
     if args.command == "demo":
       summary = demo(args.workdir, args.quick, args.resolution)
       print(f"demo: data stage done in {summary['seconds']} s; grids and demo.json in {args.workdir}")
+    elif args.command == "fit":
+      from jaxdiv.bound import study
+      fits = study.fit_study(args.workdir, args.probe, args.max_classes, args.replicates)
+      for task, a in fits.items():
+        verdict = a.get("invariance", {}).get("verdict", "n/a")
+        print(f"{task:24s} family={a['family']:8s} alpha={a['params']['alpha']:.3f} beta={a['params']['beta']:.3f} "
+              f"grad_norm={a['grad_norm']:.1e} invariance={verdict} boundary={a['boundary']}")
+      print(f"wrote {os.path.join(args.workdir, 'fit.json')}")
+    elif args.command == "predict":
+      from jaxdiv.bound import study
+      for task, p in study.predict_study(args.workdir, args.total, args.max_classes).items():
+        if p["status"] == "ok":
+          print(f"{task:24s} N={p['N']} K*={p['K_star']:.1f} [{p['K_ci95'][0]:.1f}, {p['K_ci95'][1]:.1f}] "
+                f"-> K={p['K']} n={p['n']}" + (" (capped at the classes available)" if p["capped"] else ""))
+        else:
+          print(f"{task:24s} {p['message']}")
     elif args.command == "data" and args.data_command == "show":
       print(data_show(args.name, args.out, args.classes, args.per_class, args.seed, args.split, args.resolution))
     elif args.command == "data" and args.data_command == "info":

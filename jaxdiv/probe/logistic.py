@@ -76,6 +76,9 @@ def logistic_select_and_test(fit_x, fit_y, val_x, val_y, train_x, train_y, test_
   return _accuracy(params, test_s, test_y), val_accuracies[best], l2_grid[best], val_accuracies, grad_norm
 
 
+_logistic_core = jax.jit(logistic_select_and_test, static_argnames=("num_classes", "max_iter"))
+
+
 def logistic_probe(train_x, train_y, test_x, test_y, *, l2_grid=None, val_fraction: float = 0.2,
                    seed: int = 0, max_iter: int = 1000) -> ProbeResult:
   """Test accuracy of a logistic probe with L2 chosen on a seeded validation split of train."""
@@ -83,7 +86,6 @@ def logistic_probe(train_x, train_y, test_x, test_y, *, l2_grid=None, val_fracti
   grid = jnp.asarray(np.sort(DEFAULT_L2_GRID if l2_grid is None else l2_grid)[::-1], jnp.float32)
   num_classes = int(max(train_y.max(), test_y.max())) + 1
   fit_x, fit_y, val_x, val_y = _split(train_x, train_y, val_fraction, seed)
-  core = jax.jit(logistic_select_and_test, static_argnames=("num_classes", "max_iter"))
-  test_acc, val_acc, l2, val_accs, _ = core(fit_x, fit_y, val_x, val_y, train_x, train_y, test_x, test_y, grid,
+  test_acc, val_acc, l2, val_accs, _ = _logistic_core(fit_x, fit_y, val_x, val_y, train_x, train_y, test_x, test_y, grid,
                                             num_classes=num_classes, max_iter=max_iter)
   return ProbeResult(float(test_acc), float(val_acc), float(l2), np.asarray(grid), np.asarray(val_accs))

@@ -123,6 +123,11 @@ def ridge_select_and_test(fit_x, fit_y, val_x, val_y, train_x, train_y, test_x, 
   return _accuracy(test_scores[0], test_y), val_accuracies[best], l2s[0], val_accuracies
 
 
+_ridge_core = jax.jit(ridge_select_and_test, static_argnames="num_classes")
+_ridge_runs_core = jax.jit(
+    jax.vmap(ridge_select_and_test, in_axes=(0, None, 0, None, 0, None, 0, None, None, None)), static_argnums=9)
+
+
 def _split(train_x, train_y, val_fraction, seed):
   mask = stratified_val_mask(np.asarray(train_y), val_fraction, seed)
   if not mask.any():
@@ -141,8 +146,7 @@ def ridge_probe(train_x, train_y, test_x, test_y, *, l2_grid=None, val_fraction:
   grid = jnp.asarray(DEFAULT_RELATIVE_GRID if l2_grid is None else l2_grid, jnp.float32)
   num_classes = int(max(train_y.max(), test_y.max())) + 1
   fit_x, fit_y, val_x, val_y = _split(train_x, train_y, val_fraction, seed)
-  core = jax.jit(ridge_select_and_test, static_argnames="num_classes")
-  test_acc, val_acc, l2, val_accs = core(fit_x, fit_y, val_x, val_y, train_x, train_y, test_x, test_y, grid,
+  test_acc, val_acc, l2, val_accs = _ridge_core(fit_x, fit_y, val_x, val_y, train_x, train_y, test_x, test_y, grid,
                                          num_classes=num_classes)
   return ProbeResult(float(test_acc), float(val_acc), float(l2), np.asarray(grid), np.asarray(val_accs))
 
@@ -157,8 +161,6 @@ def ridge_probe_runs(train_x, train_y, test_x, test_y, *, l2_grid=None, val_frac
   grid = jnp.asarray(DEFAULT_RELATIVE_GRID if l2_grid is None else l2_grid, jnp.float32)
   num_classes = int(max(train_y.max(), test_y.max())) + 1
   mask = stratified_val_mask(train_y, val_fraction, seed)
-  core = jax.jit(jax.vmap(ridge_select_and_test, in_axes=(0, None, 0, None, 0, None, 0, None, None, None)),
-                 static_argnums=9)
-  out = core(train_x[:, ~mask], train_y[~mask], train_x[:, mask], train_y[mask], train_x, train_y, test_x,
+  out = _ridge_runs_core(train_x[:, ~mask], train_y[~mask], train_x[:, mask], train_y[mask], train_x, train_y, test_x,
              test_y, grid, num_classes)
   return [ProbeResult(float(t), float(v), float(l), np.asarray(grid), np.asarray(vs)) for t, v, l, vs in zip(*out)]
