@@ -86,6 +86,7 @@ def logistic_probe(train_x, train_y, test_x, test_y, *, l2_grid=None, val_fracti
   grid = jnp.asarray(np.sort(DEFAULT_L2_GRID if l2_grid is None else l2_grid)[::-1], jnp.float32)
   num_classes = int(max(train_y.max(), test_y.max())) + 1
   fit_x, fit_y, val_x, val_y = _split(train_x, train_y, val_fraction, seed)
-  test_acc, val_acc, l2, val_accs, _ = _logistic_core(fit_x, fit_y, val_x, val_y, train_x, train_y, test_x, test_y, grid,
+  test_acc, val_acc, l2, val_accs, _ = _logistic_core(fit_x, fit_y, val_x, val_y, train_x, train_y, test_x, test_y,
+                                                      grid,
                                             num_classes=num_classes, max_iter=max_iter)
   return ProbeResult(float(test_acc), float(val_acc), float(l2), np.asarray(grid), np.asarray(val_accs))

@@ -163,4 +163,4 @@ def ridge_probe_runs(train_x, train_y, test_x, test_y, *, l2_grid=None, val_frac
   mask = stratified_val_mask(train_y, val_fraction, seed)
   out = _ridge_runs_core(train_x[:, ~mask], train_y[~mask], train_x[:, mask], train_y[mask], train_x, train_y, test_x,
              test_y, grid, num_classes)
-  return [ProbeResult(float(t), float(v), float(l), np.asarray(grid), np.asarray(vs)) for t, v, l, vs in zip(*out)]
+  return [ProbeResult(float(t), float(v), float(lam), np.asarray(grid), np.asarray(vs)) for t, v, lam, vs in zip(*out)]
