@@ -96,7 +96,7 @@ def test_analysis_detects_drift():
 
 def test_monotone_surface_is_reported_as_boundary():
   rows = noisy_rows(dict(TRUE, A=50.0, B=0.01), budgets=(2000, 8000))
-  result = analyse(rows, replicates=20)
+  result = analyse(rows, replicates=4)
   assert result["boundary"]
   pred = predict_split(result, 100000)
   assert pred["status"] == "boundary" and "extend the grid" in pred["message"]
@@ -130,7 +130,7 @@ def test_fit_and_predict_cli_on_a_results_table(tmp_path, capsys):
     for task, scale in (("task_a", 1.0), ("task_b", 1.3)):
       for row in noisy_rows(dict(TRUE, A=TRUE["A"] * scale), seeds=2):
         f.write(json.dumps(dict(row, task=task, N=int(row["K"] * row["n"]), probe="ridge")) + "\n")
-  assert cli.main(["fit", "--workdir", str(tmp_path), "--replicates", "10"]) == 0
+  assert cli.main(["fit", "--workdir", str(tmp_path), "--replicates", "4"]) == 0
   fits = json.loads((tmp_path / "fit.json").read_text())
   assert set(fits) == {"task_a", "task_b", "average"}
   assert cli.main(["predict", "--workdir", str(tmp_path), "--total", "100000"]) == 0
