@@ -15,8 +15,8 @@ import itertools
 import jax
 import jax.numpy as jnp
 import numpy as np
-import optax
-import optax.tree_utils as otu
+
+from jaxdiv.optim import minimise_lbfgs
 
 FAMILIES = ("shared", "separate", "sqrt")
 NUM_PARAMS = {"shared": 4, "separate": 5, "sqrt": 3}
@@ -57,21 +57,7 @@ def objective(theta, K, n, err, weights, family: str, f_scale: float):
 
 
 def _lbfgs(loss, theta0, max_iter: int, tol: float):
-  solver = optax.lbfgs()
-  value_and_grad = optax.value_and_grad_from_state(loss)
-
-  def step(carry):
-    theta, state = carry
-    value, grad = value_and_grad(theta, state=state)
-    updates, state = solver.update(grad, state, theta, value=value, grad=grad, value_fn=loss)
-    return optax.apply_updates(theta, updates), state
-
-  def keep_going(carry):
-    _, state = carry
-    count = otu.tree_get(state, "count")
-    return (count == 0) | ((count < max_iter) & (otu.tree_norm(otu.tree_get(state, "grad")) >= tol))
-
-  theta, _ = jax.lax.while_loop(keep_going, step, (theta0, solver.init(theta0)))
+  theta = minimise_lbfgs(loss, theta0, max_iter, tol)
   return theta, loss(theta), jnp.linalg.norm(jax.grad(loss)(theta))
 
 

@@ -13,6 +13,7 @@ import numpy as np
 import optax
 import optax.tree_utils as otu
 
+from jaxdiv.optim import minimise_lbfgs
 from jaxdiv.probe.ridge import ProbeResult, _split, check_inputs, standardise
 
 DEFAULT_L2_GRID = np.logspace(1.0, -5.0, 12)  # strongest first, for warm starts
@@ -34,22 +35,7 @@ def logistic_fit(x, labels, l2, init=None, *, num_classes: int | None = None, ma
   num_classes = num_classes or int(labels.max()) + 1
   params = init_params(x.shape[1], num_classes) if init is None else init
   loss = lambda p: objective(p, x, labels, l2)
-  solver = optax.lbfgs()
-  value_and_grad = optax.value_and_grad_from_state(loss)
-
-  def step(carry):
-    params, state = carry
-    value, grad = value_and_grad(params, state=state)
-    updates, state = solver.update(grad, state, params, value=value, grad=grad, value_fn=loss)
-    return optax.apply_updates(params, updates), state
-
-  def keep_going(carry):
-    _, state = carry
-    count = otu.tree_get(state, "count")
-    grad = otu.tree_get(state, "grad")
-    return (count == 0) | ((count < max_iter) & (otu.tree_norm(grad) >= tol))
-
-  params, state = jax.lax.while_loop(keep_going, step, (params, solver.init(params)))
+  params = minimise_lbfgs(loss, params, max_iter, tol)
   return params, otu.tree_norm(jax.grad(loss)(params))
 
 
