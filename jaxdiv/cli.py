@@ -112,6 +112,13 @@ def build_parser() -> argparse.ArgumentParser:
   demo_parser = commands.add_parser("demo", help="run the demo study on the embedded data")
   demo_parser.add_argument("--workdir", default="runs/demo")
   demo_parser.add_argument("--quick", action="store_true")
+  pretrain = commands.add_parser(
+      "pretrain", help="pre-train one run or a stack of runs from a config; resumes from --workdir",
+      epilog="Override any config field with --config.FIELD=VALUE, e.g. --config.train.learning_rate=0.05")
+  pretrain.add_argument("--config", required=True, help="configs/X.py or configs/X.py:arg")
+  pretrain.add_argument("--workdir", required=True)
+  pretrain.add_argument("--distributed", action="store_true",
+                        help="call jax.distributed.initialize() first (multi-host TPU pods, multi-node GPU)")
   fit = commands.add_parser("fit", help="fit the bound model to a study's results")
   fit.add_argument("--workdir", required=True)
   fit.add_argument("--probe", default="ridge")
@@ -129,10 +136,34 @@ def build_parser() -> argparse.ArgumentParser:
   return parser
 
 
+def run_pretrain(spec: str, workdir: str, overrides: list[str], distributed: bool) -> dict:
+  import logging
+
+  import jax
+
+  from jaxdiv.train import apply_overrides, load_config, pretrain
+  logging.basicConfig(level=logging.INFO, format="%(levelname)s %(message)s")
+  logging.getLogger("absl").setLevel(logging.WARNING)
+  if distributed:
+    jax.distributed.initialize()
+  config = apply_overrides(load_config(spec), overrides)
+  return pretrain(config, workdir)
+
+
 def main(argv=None) -> int:
-  args = build_parser().parse_args(argv)
+  parser = build_parser()
+  args, extra = parser.parse_known_args(argv)
+  if extra and args.command != "pretrain":
+    parser.error(f"unrecognised arguments: {' '.join(extra)}")
+  unknown = [e for e in extra if not e.startswith("--config.")]
+  if unknown:
+    parser.error(f"unrecognised arguments: {' '.join(unknown)} (config overrides look like --config.train.steps=100)")
+  from jaxdiv.train.loop import NonFiniteLossError, Preempted
   try:
-    if args.command == "demo":
+    if args.command == "pretrain":
+      summary = run_pretrain(args.config, args.workdir, extra, args.distributed)
+      print(json.dumps(summary, indent=1))
+    elif args.command == "demo":
       summary = demo(args.workdir, args.quick, args.resolution)
       print(f"demo: data stage done in {summary['seconds']} s; grids and demo.json in {args.workdir}")
     elif args.command == "fit":
@@ -158,7 +189,10 @@ def main(argv=None) -> int:
     elif args.command == "data" and args.data_command == "prepare":
       from jaxdiv.data import downstream
       data_prepare(args.tasks or downstream.DEFAULT_TASKS, args.resolution)
-  except (ValueError, FileNotFoundError, RuntimeError) as error:
+  except Preempted as stop:
+    print(f"jaxdiv: {stop}", file=sys.stderr)
+    return 143
+  except (ValueError, FileNotFoundError, RuntimeError, NonFiniteLossError) as error:
     print(f"jaxdiv: error: {error}", file=sys.stderr)
     return 2
   return 0

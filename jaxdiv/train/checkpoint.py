@@ -1,0 +1,59 @@
+"""Orbax checkpoints of the train state (and the Grain iterator) with loud fallback on corruption."""
+
+from __future__ import annotations
+
+import logging
+import os
+
+import grain
+import orbax.checkpoint as ocp
+
+log = logging.getLogger("jaxdiv")
+
+
+class CheckpointError(RuntimeError):
+  pass
+
+
+def open_manager(workdir: str, keep: int) -> ocp.CheckpointManager:
+  options = ocp.CheckpointManagerOptions(
+      save_interval_steps=1, create=True, enable_async_checkpointing=True,
+      preservation_policy=ocp.checkpoint_managers.LatestN(max(1, keep)))
+  return ocp.CheckpointManager(os.path.join(os.path.abspath(workdir), "checkpoints"), options=options)
+
+
+def save(manager: ocp.CheckpointManager, state, data_iterator=None) -> None:
+  items = {"state": ocp.args.StandardSave(state)}
+  if data_iterator is not None:
+    items["data"] = grain.checkpoint.CheckpointSave(data_iterator)
+  manager.save(int(state.step), args=ocp.args.Composite(**items), force=True)
+
+
+def restore_latest(manager: ocp.CheckpointManager, abstract_state, data_iterator=None):
+  """The newest readable checkpoint's state (the iterator is restored in place), or None if there is none.
+
+  An unreadable newest step falls back to the one before it with a warning; if no step is readable the
+  error names the directory, because silently restarting from scratch would discard the user's compute.
+  """
+  steps = sorted(manager.all_steps(), reverse=True)
+  errors = []
+  for step in steps:
+    items = {"state": ocp.args.StandardRestore(abstract_state)}
+    if data_iterator is not None:
+      items["data"] = grain.checkpoint.CheckpointRestore(data_iterator)
+    try:
+      restored = manager.restore(step, args=ocp.args.Composite(**items))
+    except Exception as error:  # noqa: BLE001 - any unreadable checkpoint is reported, then the next tried
+      errors.append(f"step {step}: {type(error).__name__}: {str(error)[:300]}")
+      log.warning("checkpoint step %d in %s is unreadable (%s); trying the previous one", step,
+                  manager.directory, type(error).__name__)
+      continue
+    if errors:
+      log.warning("RESUMED FROM AN OLDER CHECKPOINT (step %d) because newer ones are unreadable:\n  %s", step,
+                  "\n  ".join(errors))
+    return restored["state"]
+  if errors:
+    raise CheckpointError(
+        f"no readable checkpoint in {manager.directory}:\n  " + "\n  ".join(errors) +
+        "\nIf the config changed, use a new --workdir; to start over, delete that checkpoints folder.")
+  return None

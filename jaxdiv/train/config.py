@@ -1,0 +1,126 @@
+"""Config files (`configs/X.py[:arg]` with `get_config(arg)`), `--config.a.b=value` overrides, checks."""
+
+from __future__ import annotations
+
+import ast
+import importlib.util
+import json
+import os
+
+import ml_collections
+
+# Fields that may change between a run and its resumption without changing what is trained.
+RESUMABLE_FIELDS = ("checkpoint_every", "log_every", "keep_checkpoints", "progress", "mesh", "multi",
+                    "data.prefetch_threads", "data.materialise_workers")
+
+
+def base_config() -> ml_collections.ConfigDict:
+  """Defaults every config file starts from; see configs/*.py for studies."""
+  config = ml_collections.ConfigDict()
+  config.seed = 0
+  # glyph_range: "4E00-4FFF" limits the glyph pool to a code-point range (quick tests); "" is the whole pool.
+  config.data = dict(source="glyphs", split="train", resolution=32, num_classes=100, per_class=20, glyph_range="",
+                     subset_seed=-1, pipeline="auto", memory_limit_examples=200_000, max_shift=2, flip=False,
+                     prefetch_threads=2, materialise_workers=2)
+  config.model = dict(name="resnet18", stem="small", width=64, dtype="float32", zero_init_last_scale=True)
+  config.train = dict(batch_size=128, epochs=30.0, steps=0, optimizer="sgd", learning_rate=0.05,
+                      momentum=0.9, nesterov=True, adam_b2=0.999, weight_decay=5e-4, warmup_fraction=0.05,
+                      label_smoothing=0.0)
+  config.runs = []          # Optional list of dicts (num_classes, per_class, seed) trained as one stack.
+  config.multi = dict(strategy="auto", max_runs_per_chunk=0)
+  config.mesh = dict(runs=0, data=0)  # 0: decide from the device count.
+  config.checkpoint_every = 200
+  config.keep_checkpoints = 2
+  config.log_every = 20
+  config.progress = True
+  return config
+
+
+def load_config(spec: str) -> ml_collections.ConfigDict:
+  """`path/to/config.py` or `path/to/config.py:arg`, big_vision style."""
+  path, _, arg = spec.partition(":")
+  if not os.path.exists(path):
+    raise FileNotFoundError(f"config file {path!r} not found; see the configs/ folder for examples")
+  module_spec = importlib.util.spec_from_file_location(f"jaxdiv_config_{abs(hash(path))}", path)
+  module = importlib.util.module_from_spec(module_spec)
+  module_spec.loader.exec_module(module)
+  if not hasattr(module, "get_config"):
+    raise ValueError(f"{path} must define get_config(arg=None)")
+  return module.get_config(arg or None)
+
+
+def _parse_value(text: str):
+  try:
+    return ast.literal_eval(text)
+  except (ValueError, SyntaxError):
+    return text
+
+
+def apply_overrides(config: ml_collections.ConfigDict, overrides: list[str]) -> ml_collections.ConfigDict:
+  """Apply `a.b=value` (or `--config.a.b=value`) strings; unknown fields and wrong types are errors."""
+  for item in overrides:
+    item = item.removeprefix("--").removeprefix("config.")
+    field, sep, text = item.partition("=")
+    if not sep:
+      raise ValueError(f"override {item!r} must look like --config.train.learning_rate=0.1")
+    *parents, leaf = field.split(".")
+    node = config
+    for name in parents:
+      if name not in node:
+        raise ValueError(f"unknown config field {field!r}")
+      node = node[name]
+    if leaf not in node:
+      raise ValueError(f"unknown config field {field!r}; known here: {sorted(node.keys())}")
+    value = _parse_value(text)
+    if isinstance(node[leaf], str) and not isinstance(value, str):
+      value = text
+    try:
+      node[leaf] = value
+    except TypeError as error:
+      raise ValueError(f"config field {field!r}: {error}") from None
+  return config
+
+
+def to_dict(config) -> dict:
+  return json.loads(config.to_json()) if isinstance(config, ml_collections.ConfigDict) else dict(config)
+
+
+def _flatten(tree: dict, prefix: str = "") -> dict:
+  flat = {}
+  for key, value in tree.items():
+    name = f"{prefix}{key}"
+    if isinstance(value, dict):
+      flat.update(_flatten(value, f"{name}."))
+    else:
+      flat[name] = value
+  return flat
+
+
+def incompatible_fields(saved: dict, current: dict) -> list[str]:
+  """Fields that differ between a workdir's saved config and the current one, ignoring resumable ones."""
+  a, b = _flatten(saved), _flatten(current)
+  def resumable(name):
+    return any(name == f or name.startswith(f"{f}.") for f in RESUMABLE_FIELDS)
+  return sorted(k for k in set(a) | set(b) if not resumable(k) and a.get(k) != b.get(k))
+
+
+def validate(config, device_count: int) -> None:
+  """Errors that name the fix, raised before anything is built."""
+  train, data = config.train, config.data
+  if train.batch_size <= 0:
+    raise ValueError("train.batch_size must be positive")
+  if data.num_classes <= 0 or data.per_class <= 0:
+    raise ValueError("data.num_classes and data.per_class must be positive")
+  if not config.runs and train.batch_size > data.num_classes * data.per_class:
+    raise ValueError(f"train.batch_size={train.batch_size} exceeds the subset size "
+                     f"N={data.num_classes * data.per_class}; lower train.batch_size")
+  data_devices = config.mesh.data or device_count
+  if not config.runs and train.batch_size % data_devices:
+    raise ValueError(f"train.batch_size={train.batch_size} must be divisible by the {data_devices} devices of the "
+                     f"data axis; use a multiple of {data_devices}")
+  if config.model.stem not in ("small", "imagenet"):
+    raise ValueError(f"model.stem must be 'small' or 'imagenet', got {config.model.stem!r}")
+  if config.model.dtype not in ("float32", "bfloat16"):
+    raise ValueError(f"model.dtype must be 'float32' or 'bfloat16', got {config.model.dtype!r}")
+  if data.pipeline not in ("auto", "memory", "stream"):
+    raise ValueError(f"data.pipeline must be 'auto', 'memory' or 'stream', got {data.pipeline!r}")

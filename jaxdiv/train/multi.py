@@ -1,0 +1,133 @@
+"""Many runs in one program: stacked states over a shared image pool, vmapped or mapped over runs.
+
+Each run has its own parameters, optimiser state, PRNG key and subset (K_i, n_i); runs in a stack share
+N = K_i·n_i, hence steps per epoch. Heads are padded to max K_i with masked logits (zero-initialised,
+so a padded run trains exactly as an unpadded one). BatchNorm never gets an axis name spanning runs.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import os
+
+import jax
+import numpy as np
+
+from jaxdiv.data.pipeline import Subset, draw_subset
+from jaxdiv.train.step import memory_step, step_kwargs
+
+STRATEGIES = ("vmap", "map")
+
+
+@dataclasses.dataclass(frozen=True)
+class RunSpec:
+  num_classes: int
+  per_class: int
+  seed: int
+
+  @property
+  def name(self) -> str:
+    return f"K{self.num_classes}_n{self.per_class}_s{self.seed}"
+
+
+def run_specs(config) -> list[RunSpec]:
+  """The config's `runs` list (each entry may leave out fields, taken from `data`/`seed`)."""
+  data = config.data
+  return [RunSpec(int(run.get("num_classes", data.num_classes)), int(run.get("per_class", data.per_class)),
+                  int(run.get("seed", config.seed))) for run in config.runs]
+
+
+@dataclasses.dataclass(frozen=True)
+class Stack:
+  """Runs over one pool: `positions[i, j]` is the pool row of run i's j-th example."""
+  pool_indices: np.ndarray   # (P,) source indices, each image once
+  positions: np.ndarray      # (M, N) int32
+  labels: np.ndarray         # (M, N) int32, contiguous per run
+  num_classes: np.ndarray    # (M,) int32
+
+
+def stack_subsets(subsets: list[Subset]) -> Stack:
+  sizes = {len(s.indices) for s in subsets}
+  if len(sizes) != 1:
+    raise ValueError(f"runs in one stack must share N = K·n (steps per epoch), got sizes {sorted(sizes)}; "
+                     "split them into stacks of equal N")
+  pool_indices, inverse = np.unique(np.concatenate([s.indices for s in subsets]), return_inverse=True)
+  positions = inverse.reshape(len(subsets), -1).astype(np.int32)
+  return Stack(pool_indices, positions, np.stack([s.labels for s in subsets]).astype(np.int32),
+               np.array([s.num_classes for s in subsets], np.int32))
+
+
+def draw_stack(source, specs: list[RunSpec], subset_seed: int = -1) -> Stack:
+  """Each run's subset is drawn with its own seed (nested in K and n), unless `subset_seed` fixes one for all."""
+  return stack_subsets([draw_subset(source, s.num_classes, s.per_class, s.seed if subset_seed < 0 else subset_seed)
+                        for s in specs])
+
+
+def default_strategy(backend: str | None = None) -> str:
+  """Measured (bench/multi_run.py): on CPU a vmapped conv lowers to a slow grouped conv, so map there."""
+  return "map" if (backend or jax.default_backend()) == "cpu" else "vmap"
+
+
+def stacked_step(config, model, optimizer, strategy: str, mesh: jax.sharding.Mesh):
+  """One jitted step of every run in a stack; states, positions and labels sharded over the `runs` axis."""
+  if strategy not in STRATEGIES:
+    raise ValueError(f"multi.strategy must be one of {STRATEGIES} or 'auto', got {strategy!r}")
+  data_sharding = jax.NamedSharding(mesh, jax.P("data")) if mesh.shape["data"] > 1 else None
+  single = functools.partial(memory_step, batch_size=config.train.batch_size, batch_sharding=data_sharding,
+                             **step_kwargs(config, model, optimizer))
+  if strategy == "vmap":
+    def step(states, pool, positions, labels, num_classes):
+      return jax.vmap(single, in_axes=(0, None, 0, 0, 0), spmd_axis_name="runs")(
+          states, pool, positions, labels, num_classes)
+  else:
+    def mapped(states, pool, positions, labels, num_classes):
+      return jax.lax.map(lambda run: single(run[0], pool, *run[1:]), (states, positions, labels, num_classes))
+    if mesh.shape["runs"] > 1:
+      spec = jax.P("runs")
+      step = jax.shard_map(mapped, mesh=mesh, in_specs=(spec, jax.P(), spec, spec, spec), out_specs=(spec, spec),
+                           axis_names={"runs"}, check_vma=False)
+    else:
+      step = mapped
+  runs, replicated = jax.NamedSharding(mesh, jax.P("runs")), jax.NamedSharding(mesh, jax.P())
+  return jax.jit(step, in_shardings=(runs, replicated, runs, runs, runs), out_shardings=(runs, runs),
+                 donate_argnums=0)
+
+
+def make_mesh(num_runs: int, runs_axis: int = 0, data_axis: int = 0, devices=None) -> jax.sharding.Mesh:
+  """A (runs, data) mesh: as many devices on `runs` as divide the stack, the rest on `data`."""
+  devices = list(devices or jax.devices())
+  if not runs_axis:
+    runs_axis = max(d for d in range(1, len(devices) + 1) if len(devices) % d == 0 and num_runs % d == 0)
+  data_axis = data_axis or len(devices) // runs_axis
+  if runs_axis * data_axis > len(devices) or num_runs % runs_axis:
+    raise ValueError(f"mesh runs={runs_axis} × data={data_axis} does not fit {len(devices)} devices and "
+                     f"{num_runs} runs; runs must divide the stack")
+  auto = (jax.sharding.AxisType.Auto,) * 2
+  return jax.make_mesh((runs_axis, data_axis), ("runs", "data"), axis_types=auto,
+                       devices=devices[:runs_axis * data_axis])
+
+
+def _memory_budget_bytes() -> int:
+  device = jax.devices()[0]
+  stats = device.memory_stats() if hasattr(device, "memory_stats") else None
+  if stats and "bytes_limit" in stats:
+    return int(0.7 * stats["bytes_limit"]) * len(jax.local_devices())
+  return int(0.4 * os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES"))
+
+
+def per_run_bytes(single_step, state, pool, positions, labels, num_classes) -> int:
+  """One run's footprint from XLA's memory analysis of its compiled step (arguments, outputs, temporaries)."""
+  analysis = single_step.lower(state, pool, positions, labels, num_classes).compile().memory_analysis()
+  if analysis is None:
+    return 0
+  pool_bytes = pool.size * pool.dtype.itemsize
+  return max(1, int(analysis.argument_size_in_bytes - pool_bytes + analysis.output_size_in_bytes
+                    + analysis.temp_size_in_bytes))
+
+
+def chunk_size(num_runs: int, run_bytes: int, cap: int = 0, budget_bytes: int | None = None) -> int:
+  """How many runs one program holds: the config cap, else what fits the memory budget."""
+  budget = _memory_budget_bytes() if budget_bytes is None else budget_bytes
+  fit = num_runs if run_bytes <= 0 else max(1, budget // run_bytes)
+  return max(1, min(num_runs, fit, cap or num_runs))
