@@ -75,23 +75,17 @@ def data_prepare(tasks, resolution: int) -> list[dict]:
   return rows
 
 
-def demo(workdir: str, quick: bool, resolution: int = 32) -> dict:
-  """The part of the study that exists today: data preparation, subset draws and sample grids.
+def _logging():
+  import logging
+  logging.basicConfig(level=logging.INFO, format="%(levelname)s %(message)s")
+  for name in ("absl", "jax._src.xla_bridge", "orbax", "tensorflow_datasets"):
+    logging.getLogger(name).setLevel(logging.WARNING)
 
-  Pre-training, probes, the fit and the report plug in here as their issues land.
-  """
-  from jaxdiv.data import downstream
-  start = time.perf_counter()
-  os.makedirs(workdir, exist_ok=True)
-  tasks = downstream.DEFAULT_TASKS[:2] if quick else downstream.DEFAULT_TASKS
-  rows = data_prepare(tasks, resolution)
-  grids = [data_show("glyphs", os.path.join(workdir, "grid_glyphs.png"), 8, 12, 0, "train", resolution)]
-  for task in tasks:
-    grids.append(data_show(task, os.path.join(workdir, f"grid_{task}.png"), 8, 12, 0, "train", resolution))
-  summary = {"prepared": rows, "grids": grids, "seconds": round(time.perf_counter() - start, 1)}
-  with open(os.path.join(workdir, "demo.json"), "w") as f:
-    json.dump(summary, f, indent=2)
-  return summary
+
+def run_study(config, workdir: str, description: str) -> dict:
+  from jaxdiv.sweep.study import run_study as study
+  _logging()
+  return study(config, workdir, description)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -109,9 +103,17 @@ def build_parser() -> argparse.ArgumentParser:
   info.add_argument("name")
   prepare = data_commands.add_parser("prepare", help="build the glyph design index and the downstream tasks")
   prepare.add_argument("--tasks", nargs="*", default=None)
-  demo_parser = commands.add_parser("demo", help="run the demo study on the embedded data")
+  demo_parser = commands.add_parser("demo", help="run the demo study on the embedded data (about 15 min on 2 cores)")
   demo_parser.add_argument("--workdir", default="runs/demo")
-  demo_parser.add_argument("--quick", action="store_true")
+  demo_parser.add_argument("--quick", action="store_true", help="a one-minute version for tests")
+  sweep = commands.add_parser("sweep", help="the study of a config: grid, probes, fit, validation, report",
+                              epilog="Override config fields with --config.FIELD=VALUE")
+  sweep.add_argument("--config", required=True)
+  sweep.add_argument("--workdir", required=True)
+  sweep.add_argument("--distributed", action="store_true")
+  report = commands.add_parser("report", help="write report.md and figures from a study's results")
+  report.add_argument("--workdir", required=True)
+  report.add_argument("--probe", default="ridge")
   pretrain = commands.add_parser(
       "pretrain", help="pre-train one run or a stack of runs from a config; resumes from --workdir",
       epilog="Override any config field with --config.FIELD=VALUE, e.g. --config.train.learning_rate=0.05")
@@ -128,7 +130,7 @@ def build_parser() -> argparse.ArgumentParser:
   predict.add_argument("--workdir", required=True)
   predict.add_argument("--total", type=int, required=True)
   predict.add_argument("--max-classes", type=int, default=None)
-  for sub in (show, info, prepare, demo_parser):
+  for sub in (show, info, prepare):
     sub.add_argument("--resolution", type=int, default=32)
   for sub in (show, info):
     sub.add_argument("--split", default="train")
@@ -153,7 +155,7 @@ def run_pretrain(spec: str, workdir: str, overrides: list[str], distributed: boo
 def main(argv=None) -> int:
   parser = build_parser()
   args, extra = parser.parse_known_args(argv)
-  if extra and args.command != "pretrain":
+  if extra and args.command not in ("pretrain", "sweep"):
     parser.error(f"unrecognised arguments: {' '.join(extra)}")
   unknown = [e for e in extra if not e.startswith("--config.")]
   if unknown:
@@ -163,9 +165,24 @@ def main(argv=None) -> int:
     if args.command == "pretrain":
       summary = run_pretrain(args.config, args.workdir, extra, args.distributed)
       print(json.dumps(summary, indent=1))
-    elif args.command == "demo":
-      summary = demo(args.workdir, args.quick, args.resolution)
-      print(f"demo: data stage done in {summary['seconds']} s; grids and demo.json in {args.workdir}")
+    elif args.command in ("demo", "sweep"):
+      if args.command == "demo":
+        from jaxdiv.sweep.demo_config import demo_config
+        config, what = demo_config(args.quick), "demo" + (" (quick)" if args.quick else "")
+      else:
+        import jax
+
+        from jaxdiv.train import apply_overrides, load_config
+        if args.distributed:
+          jax.distributed.initialize()
+        config, what = apply_overrides(load_config(args.config), extra), args.config
+      summary = run_study(config, args.workdir, what)
+      prediction = summary.get("prediction") or {}
+      print(f"{what}: done in {summary['seconds']:.0f} s. {prediction.get('message', '')}\n"
+            f"report: {summary['report']}")
+    elif args.command == "report":
+      from jaxdiv.report import write_report
+      print(write_report(args.workdir, args.probe))
     elif args.command == "fit":
       from jaxdiv.bound import study
       fits = study.fit_study(args.workdir, args.probe, args.max_classes, args.replicates)

@@ -15,7 +15,10 @@ from jaxdiv.data.fonts import write_json_atomic
 AVERAGE = "average"
 
 
-def read_results(workdir: str, probe: str = "ridge") -> dict[str, list[dict]]:
+def read_results(workdir: str, probe: str = "ridge", stage: str | None = "sweep", mode: str = "class"
+                 ) -> dict[str, list[dict]]:
+  """Rows per task for one probe; by default only the sweep's class-labelled runs (validation runs at a
+  larger N and clustering runs are not what the bound model is fitted to)."""
   path = os.path.join(workdir, "results.jsonl")
   if not os.path.exists(path):
     raise FileNotFoundError(f"{path} not found: run `jaxdiv sweep` into this workdir first")
@@ -25,7 +28,9 @@ def read_results(workdir: str, probe: str = "ridge") -> dict[str, list[dict]]:
       if not line.strip():
         continue
       row = json.loads(line)
-      if row.get("probe", probe) != probe:
+      if row.get("probe", probe) != probe or row.get("mode", "class") != mode:
+        continue
+      if stage is not None and row.get("stage", "sweep") != stage:
         continue
       row["error"] = row["error"] if "error" in row else 1.0 - row["accuracy"]
       by_task[row["task"]].append(row)

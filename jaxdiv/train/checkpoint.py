@@ -6,6 +6,8 @@ import logging
 import os
 
 import grain
+import jax
+import numpy as np
 import orbax.checkpoint as ocp
 
 log = logging.getLogger("jaxdiv")
@@ -26,7 +28,8 @@ def save(manager: ocp.CheckpointManager, state, data_iterator=None) -> None:
   items = {"state": ocp.args.StandardSave(state)}
   if data_iterator is not None:
     items["data"] = grain.checkpoint.CheckpointSave(data_iterator)
-  manager.save(int(state.step), args=ocp.args.Composite(**items), force=True)
+  step = int(np.max(jax.device_get(state.step)))  # A stack's runs step together.
+  manager.save(step, args=ocp.args.Composite(**items), force=True)
 
 
 def restore_latest(manager: ocp.CheckpointManager, abstract_state, data_iterator=None):

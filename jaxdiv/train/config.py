@@ -11,7 +11,8 @@ import ml_collections
 
 # Fields that may change between a run and its resumption without changing what is trained.
 RESUMABLE_FIELDS = ("checkpoint_every", "log_every", "keep_checkpoints", "progress", "mesh", "multi",
-                    "data.prefetch_threads", "data.materialise_workers")
+                    "data.prefetch_threads", "data.materialise_workers", "probe.batch_size", "probe.tasks",
+                    "probe.kinds", "sweep")
 
 
 def base_config() -> ml_collections.ConfigDict:
@@ -29,6 +30,13 @@ def base_config() -> ml_collections.ConfigDict:
   config.runs = []          # Optional list of dicts (num_classes, per_class, seed) trained as one stack.
   config.multi = dict(strategy="auto", max_runs_per_chunk=0)
   config.mesh = dict(runs=0, data=0)  # 0: decide from the device count.
+  # The study (jaxdiv sweep / demo): a grid at the sweep budgets, a fit, and validation at a larger N.
+  config.sweep = dict(grid="anti_diagonal", budgets=[2000], points=6, k_min=2, k_max=1_000_000, n_min=2,
+                      n_max=1_000_000, seeds=[0], cluster=False, standard_classes=1000, validation_budget=0,
+                      validation_spread=3.0, replicates=200)
+  config.probe = dict(tasks=["jaxdiv_han_heldout", "jaxdiv_latin_letters", "jaxdiv_greek_cyrillic",
+                             "jaxdiv_hangul", "jaxdiv_fashion_mnist", "jaxdiv_digits"],
+                      kinds=["ridge"], max_train=2000, max_test=1000, seed=0, batch_size=500)
   config.checkpoint_every = 200
   config.keep_checkpoints = 2
   config.log_every = 20

@@ -44,6 +44,11 @@ def sigterm_flag():
     signal.signal(signal.SIGTERM, previous)
 
 
+def current_step(state) -> int:
+  """The step of a run, or of a stack (whose runs always step together)."""
+  return int(np.max(jax.device_get(state.step)))
+
+
 @jax.jit
 def _all_finite(tree) -> jax.Array:
   return jnp.all(jnp.stack([jnp.all(jnp.isfinite(x)) for x in jax.tree.leaves(tree)
@@ -101,7 +106,7 @@ def run_loop(state, step_fn, *, num_steps: int, workdir: str, manager, checkpoin
   Checkpoints hold the state and the iterator together, so resuming replays exactly the same batches.
   A non-finite loss or state stops the run before it is saved, so the last checkpoint stays good.
   """
-  start_step = int(state.step)
+  start_step = current_step(state)
   writer = MetricsWriter(workdir, start_step)
   bar = None
   if progress and jax.process_index() == 0:

@@ -12,30 +12,35 @@ import functools
 import os
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 
 from jaxdiv.data.pipeline import Subset, draw_subset
 from jaxdiv.train.step import memory_step, step_kwargs
 
-STRATEGIES = ("vmap", "map")
+STRATEGIES = ("vmap", "map", "unroll")
 
 
 @dataclasses.dataclass(frozen=True)
 class RunSpec:
+  """One run: K classes × n samples with a seed; mode "cluster" draws N = K·n samples and labels them by
+  k-means cluster id (the paper's contrast case) instead of by class."""
   num_classes: int
   per_class: int
   seed: int
+  mode: str = "class"
 
   @property
   def name(self) -> str:
-    return f"K{self.num_classes}_n{self.per_class}_s{self.seed}"
+    prefix = "" if self.mode == "class" else f"{self.mode}_"
+    return f"{prefix}K{self.num_classes}_n{self.per_class}_s{self.seed}"
 
 
 def run_specs(config) -> list[RunSpec]:
   """The config's `runs` list (each entry may leave out fields, taken from `data`/`seed`)."""
   data = config.data
   return [RunSpec(int(run.get("num_classes", data.num_classes)), int(run.get("per_class", data.per_class)),
-                  int(run.get("seed", config.seed))) for run in config.runs]
+                  int(run.get("seed", config.seed)), str(run.get("mode", "class"))) for run in config.runs]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -45,6 +50,15 @@ class Stack:
   positions: np.ndarray      # (M, N) int32
   labels: np.ndarray         # (M, N) int32, contiguous per run
   num_classes: np.ndarray    # (M,) int32
+
+
+def chunk_name(specs: list[RunSpec]) -> str:
+  """A readable folder name for a stack, hashed when it would be too long for a file system."""
+  import hashlib
+  name = "+".join(s.name for s in specs)
+  if len(name) <= 120:
+    return name
+  return f"{specs[0].name}+{len(specs) - 1}more_{hashlib.sha1(name.encode()).hexdigest()[:10]}"
 
 
 def stack_subsets(subsets: list[Subset]) -> Stack:
@@ -58,21 +72,33 @@ def stack_subsets(subsets: list[Subset]) -> Stack:
                np.array([s.num_classes for s in subsets], np.int32))
 
 
+def draw_run_subset(source, spec: RunSpec, subset_seed: int = -1) -> Subset:
+  """A run's subset, drawn with its own seed (nested in K and n) unless `subset_seed` fixes one for all."""
+  seed = spec.seed if subset_seed < 0 else subset_seed
+  if spec.mode == "cluster":
+    from jaxdiv.bound.kmeans import clustered_subset
+    return clustered_subset(source, spec.num_classes * spec.per_class, spec.num_classes, seed)
+  if spec.mode != "class":
+    raise ValueError(f"run mode must be 'class' or 'cluster', got {spec.mode!r}")
+  return draw_subset(source, spec.num_classes, spec.per_class, seed)
+
+
 def draw_stack(source, specs: list[RunSpec], subset_seed: int = -1) -> Stack:
-  """Each run's subset is drawn with its own seed (nested in K and n), unless `subset_seed` fixes one for all."""
-  return stack_subsets([draw_subset(source, s.num_classes, s.per_class, s.seed if subset_seed < 0 else subset_seed)
-                        for s in specs])
+  return stack_subsets([draw_run_subset(source, s, subset_seed) for s in specs])
 
 
 def default_strategy(backend: str | None = None) -> str:
-  """Measured (bench/multi_run.py): on CPU a vmapped conv lowers to a slow grouped conv, so map there."""
-  return "map" if (backend or jax.default_backend()) == "cpu" else "vmap"
+  """Picked from bench/multi_run.py's tables. On CPU a vmapped conv lowers to a slow grouped conv
+  (0.2× sequential) and convs inside `lax.map`'s loop were 20× slower still, while one program with a
+  traced copy per run ran at 1.1-1.4× sequential. On GPU, vmap fills the chip with many small runs."""
+  return "unroll" if (backend or jax.default_backend()) == "cpu" else "vmap"
 
 
 def stacked_step(config, model, optimizer, strategy: str, mesh: jax.sharding.Mesh):
   """One jitted step of every run in a stack; states, positions and labels sharded over the `runs` axis."""
   if strategy not in STRATEGIES:
     raise ValueError(f"multi.strategy must be one of {STRATEGIES} or 'auto', got {strategy!r}")
+  # vmap: runs batched into every op; map: a loop over runs; unroll: one traced copy of the step per run.
   data_sharding = jax.NamedSharding(mesh, jax.P("data")) if mesh.shape["data"] > 1 else None
   single = functools.partial(memory_step, batch_size=config.train.batch_size, batch_sharding=data_sharding,
                              **step_kwargs(config, model, optimizer))
@@ -82,7 +108,12 @@ def stacked_step(config, model, optimizer, strategy: str, mesh: jax.sharding.Mes
           states, pool, positions, labels, num_classes)
   else:
     def mapped(states, pool, positions, labels, num_classes):
-      return jax.lax.map(lambda run: single(run[0], pool, *run[1:]), (states, positions, labels, num_classes))
+      if strategy == "map":
+        return jax.lax.map(lambda run: single(run[0], pool, *run[1:]), (states, positions, labels, num_classes))
+      # unroll: one traced copy of the step per run, in one program; XLA may overlap independent runs.
+      outs = [single(jax.tree.map(lambda x, i=i: x[i], states), pool, positions[i], labels[i], num_classes[i])
+              for i in range(positions.shape[0])]
+      return jax.tree.map(lambda *xs: jnp.stack(xs), *outs)
     if mesh.shape["runs"] > 1:
       spec = jax.P("runs")
       step = jax.shard_map(mapped, mesh=mesh, in_specs=(spec, jax.P(), spec, spec, spec), out_specs=(spec, spec),

@@ -17,7 +17,7 @@ from jaxdiv.data.pipeline import draw_subset, materialise, streaming_dataset, to
 from jaxdiv.models import ResNet18
 from jaxdiv.train import checkpoint, multi
 from jaxdiv.train.config import incompatible_fields, to_dict, validate
-from jaxdiv.train.loop import run_loop
+from jaxdiv.train.loop import current_step, run_loop
 from jaxdiv.train.state import create_state, make_optimizer, total_steps
 from jaxdiv.train.step import jit_memory_step, jit_stream_step
 
@@ -152,13 +152,13 @@ def pretrain_runs(config, workdir: str) -> dict:
     chunks = plan_chunks(config, source, group, strategy)
     check_workdir_config(workdir, config, write=True)
     for chunk in chunks:
-      chunk_dir = os.path.join(workdir, f"N{size}_" + "+".join(s.name for s in chunk))
+      chunk_dir = os.path.join(workdir, f"N{size}_{multi.chunk_name(chunk)}")
       done = os.path.join(chunk_dir, "summary.json")
       if os.path.exists(done):
         with open(done) as f:
           summaries.append(json.load(f))
         continue
-      summaries.append(train_stack(config, source, chunk, chunk_dir, strategy))
+      summaries.append(train_stack(config, source, chunk, chunk_dir, strategy)[0])
   runs = [run for s in summaries for run in s["runs"]]
   summary = {"runs": runs, "strategy": strategy, "chunks": [s["workdir"] for s in summaries]}
   if jax.process_index() == 0:
@@ -204,12 +204,18 @@ def plan_chunks(config, source, specs, strategy) -> list[list[multi.RunSpec]]:
   return [specs[i:i + size] for i in range(0, len(specs), size)]
 
 
-def train_stack(config, source, specs, workdir: str, strategy: str) -> dict:
+def train_stack(config, source, specs, workdir: str, strategy: str):
+  """Train (or resume, or just restore when finished) one stack; returns (summary, final state, model)."""
   os.makedirs(workdir, exist_ok=True)
   program = _stack_program(config, source, specs, strategy)
   fonts.write_json_atomic(os.path.join(workdir, "runs.json"), [s.__dict__ for s in specs])
   manager = checkpoint.open_manager(workdir, config.keep_checkpoints)
   state = checkpoint.restore_latest(manager, program["state"]) or program["state"]
+  done = os.path.join(workdir, "summary.json")
+  if current_step(state) >= program["steps"] and os.path.exists(done):
+    manager.close()
+    with open(done) as f:
+      return json.load(f), state, program["model"]
   jitted, inputs = program["step"], program["inputs"]
   start = time.perf_counter()
   state, row = run_loop(state, lambda s, _: jitted(s, *inputs), num_steps=program["steps"], workdir=workdir,
@@ -225,4 +231,4 @@ def train_stack(config, source, specs, workdir: str, strategy: str) -> dict:
                       for i, (s, loss, acc) in enumerate(zip(specs, losses, accuracies))]}
   if jax.process_index() == 0:
     fonts.write_json_atomic(os.path.join(workdir, "summary.json"), summary)
-  return summary
+  return summary, state, program["model"]

@@ -1,0 +1,46 @@
+"""The demo study on the embedded data (also `configs/demo.py`): small enough for a 2-core laptop.
+
+Full: glyph pool at 24 px, a width-8 ResNet-18 (64-d features; width 8 is what lets the whole study
+fit 15 minutes on 2 cores), one anti-diagonal at N1 = 2000 with six K in [10, 1000], 8 epochs per
+run, fit, predict K* at N2 = 8000, train K*, K*/3, 3·K* and the standard K = 1000 there, probe all
+six tasks (2000 train / 1000 test images each) with the ridge probe.
+Quick (`--quick`, for tests): a width-4 net at 16 px on a slice of the pool, two tasks, tens of steps.
+"""
+
+from jaxdiv.train.config import base_config
+
+
+def demo_config(quick: bool = False):
+  config = base_config()
+  config.data.source = "glyphs"
+  config.data.resolution = 24
+  config.data.max_shift = 2
+  config.model.stem, config.model.width = "small", 8
+  config.train.batch_size = 64
+  config.train.learning_rate = 0.1
+  config.train.epochs = 8.0
+  config.train.weight_decay = 5e-4
+  config.sweep.budgets = [2000]
+  config.sweep.points = 6
+  config.sweep.k_min, config.sweep.k_max, config.sweep.n_min = 10, 1000, 2
+  config.sweep.standard_classes = 1000
+  config.sweep.validation_budget = 8000
+  config.sweep.replicates = 100
+  config.checkpoint_every, config.log_every = 100, 25
+  if quick:
+    config.data.glyph_range = "4E00-4FFF"
+    config.data.resolution = 16
+    config.model.width = 4
+    config.train.batch_size = 32
+    config.train.epochs = 0.0
+    config.train.steps = 24
+    config.sweep.budgets = [256]
+    config.sweep.points = 4
+    config.sweep.k_min, config.sweep.k_max = 4, 64
+    config.sweep.standard_classes = 64
+    config.sweep.validation_budget = 1024
+    config.sweep.replicates = 20
+    config.probe.tasks = ["jaxdiv_digits", "jaxdiv_greek_cyrillic"]
+    config.probe.max_train, config.probe.max_test = 500, 300
+    config.checkpoint_every, config.log_every = 12, 6
+  return config

@@ -1,0 +1,53 @@
+"""Grid designs over (K, n): anti-diagonals at fixed N = K·n, or the full 2-D grid, times seeds."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from jaxdiv.train.multi import RunSpec
+
+
+def divisors(total: int) -> np.ndarray:
+  small = [d for d in range(1, int(total ** 0.5) + 1) if total % d == 0]
+  return np.array(sorted(set(small + [total // d for d in small])))
+
+
+def nearest_divisor(total: int, k: float, k_min: int = 1, k_max: int | None = None) -> int:
+  """The divisor of `total` nearest to `k` in log space, within [k_min, k_max], so K·n = N exactly."""
+  options = divisors(total)
+  options = options[(options >= k_min) & (options <= (k_max or total))]
+  if not len(options):
+    raise ValueError(f"no K in [{k_min}, {k_max}] divides N={total}; widen the K range or pick another N")
+  return int(options[np.argmin(np.abs(np.log(options) - np.log(k)))])
+
+
+def anti_diagonal(total: int, points: int, k_min: int, k_max: int, n_min: int = 1, n_max: int | None = None
+                  ) -> list[tuple[int, int]]:
+  """About `points` log-spaced (K, n) with K·n = N exactly, K in [k_min, k_max] and n in [n_min, n_max]."""
+  low = max(k_min, -(-total // (n_max or total)))
+  high = min(k_max, total // max(n_min, 1))
+  if low > high:
+    raise ValueError(f"N={total} has no split with K in [{k_min}, {k_max}] and n in [{n_min}, {n_max}]")
+  targets = np.geomspace(low, high, points)
+  ks = sorted({nearest_divisor(total, t, low, high) for t in targets})
+  return [(k, total // k) for k in ks]
+
+
+def full_grid(k_values, n_values) -> list[tuple[int, int]]:
+  return [(int(k), int(n)) for k in k_values for n in n_values]
+
+
+def design(sweep, max_classes: int, max_per_class: int) -> list[RunSpec]:
+  """The config's grid as run specs: anti-diagonals (or the full grid), each seed, each mode."""
+  k_max = min(sweep.k_max, max_classes)
+  if sweep.grid == "anti_diagonal":
+    pairs = [p for total in sweep.budgets
+             for p in anti_diagonal(total, sweep.points, sweep.k_min, k_max, sweep.n_min, max_per_class)]
+  elif sweep.grid == "full":
+    k_values = np.unique(np.round(np.geomspace(sweep.k_min, k_max, sweep.points)).astype(int))
+    n_values = np.unique(np.round(np.geomspace(sweep.n_min, min(sweep.n_max, max_per_class), sweep.points)).astype(int))
+    pairs = full_grid(k_values, n_values)
+  else:
+    raise ValueError(f"sweep.grid must be 'anti_diagonal' or 'full', got {sweep.grid!r}")
+  modes = ["class"] + (["cluster"] if sweep.cluster else [])
+  return [RunSpec(k, n, seed, mode) for mode in modes for seed in sweep.seeds for k, n in pairs]

@@ -1,0 +1,138 @@
+"""The resumable sweep: train the grid as stacks, probe every downstream task, append rows atomically.
+
+A run is finished when the results table holds its row for every task and probe. A sweep killed at any
+point and started again skips finished runs, resumes an interrupted stack from its checkpoint, and
+probes trained-but-unprobed stacks from their final checkpoint; no row is lost or duplicated.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import time
+
+import jax
+import numpy as np
+
+from jaxdiv.data import get_source
+from jaxdiv.probe.features import extract_features
+from jaxdiv.probe.logistic import logistic_probe
+from jaxdiv.probe.ridge import ridge_probe_runs
+from jaxdiv.sweep import grid
+from jaxdiv.train import multi
+from jaxdiv.train.pretrain import build_source, check_workdir_config, plan_chunks, train_stack
+
+log = logging.getLogger("jaxdiv")
+RESULTS = "results.jsonl"
+
+
+def read_rows(workdir: str) -> list[dict]:
+  path = os.path.join(workdir, RESULTS)
+  if not os.path.exists(path):
+    return []
+  with open(path) as f:
+    return [json.loads(line) for line in f if line.strip()]
+
+
+def append_rows(workdir: str, rows: list[dict]) -> None:
+  """Rewrite the table with the new rows through a temporary file, so a kill never leaves half a table."""
+  path = os.path.join(workdir, RESULTS)
+  existing = open(path).read() if os.path.exists(path) else ""
+  tmp = f"{path}.tmp{os.getpid()}"
+  with open(tmp, "w") as f:
+    f.write(existing + "".join(json.dumps(r) + "\n" for r in rows))
+    f.flush()
+    os.fsync(f.fileno())
+  os.replace(tmp, path)
+
+
+def _run_key(spec: multi.RunSpec, stage: str) -> tuple:
+  return (spec.mode, spec.num_classes, spec.per_class, spec.seed, stage)
+
+
+def finished_runs(workdir: str, tasks, probes) -> set[tuple]:
+  have: dict[tuple, set] = {}
+  for row in read_rows(workdir):
+    key = (row.get("mode", "class"), row["K"], row["n"], row["seed"], row.get("stage", "sweep"))
+    have.setdefault(key, set()).add((row["task"], row["probe"]))
+  wanted = {(t, p) for t in tasks for p in probes}
+  return {key for key, got in have.items() if wanted <= got}
+
+
+def load_tasks(config) -> dict:
+  """Each downstream task's (train images, labels, test images, labels), subsampled with a fixed seed."""
+  out = {}
+  for task in config.probe.tasks:
+    splits = []
+    for split, limit in (("train", config.probe.max_train), ("test", config.probe.max_test)):
+      source = get_source(task, split=split, resolution=config.data.resolution)
+      indices = np.arange(len(source))
+      if limit and len(indices) > limit:
+        indices = np.sort(np.random.default_rng([config.probe.seed, len(out)]).choice(indices, limit, replace=False))
+      splits.extend(source.read_batch(indices))
+    out[task] = tuple(splits)
+  return out
+
+
+def stacked_feature_fn(model, variables, strategy: str):
+  """(B, H, W, C) -> (R, B, D): every run of a stack on one batch, mapped or vmapped like training."""
+  def features(x):
+    apply = lambda v: model.apply(v, x, features_only=True)
+    return jax.lax.map(apply, variables) if strategy == "map" else jax.vmap(apply)(variables)
+  return features
+
+
+def probe_stack(config, model, state, specs, summary, tasks: dict, strategy: str, stage: str) -> list[dict]:
+  variables = {"params": state.params, "batch_stats": state.batch_stats}
+  feature_fn = stacked_feature_fn(model, variables, strategy)
+  rows = []
+  for task, (train_x, train_y, test_x, test_y) in tasks.items():
+    start = time.perf_counter()
+    train_f = extract_features(feature_fn, train_x, batch_size=config.probe.batch_size, stacked_runs=True)
+    test_f = extract_features(feature_fn, test_x, batch_size=config.probe.batch_size, stacked_runs=True)
+    results = {}
+    if "ridge" in config.probe.kinds:
+      results["ridge"] = ridge_probe_runs(train_f, train_y, test_f, test_y, seed=config.probe.seed)
+    if "logistic" in config.probe.kinds:
+      results["logistic"] = [logistic_probe(train_f[r], train_y, test_f[r], test_y, seed=config.probe.seed)
+                             for r in range(len(specs))]
+    for probe, per_run in results.items():
+      for spec, run, result in zip(specs, summary["runs"], per_run):
+        rows.append({"task": task, "N": spec.num_classes * spec.per_class, "K": spec.num_classes,
+                     "n": spec.per_class, "seed": spec.seed, "mode": spec.mode, "stage": stage, "probe": probe,
+                     "accuracy": result.test_accuracy, "error": 1.0 - result.test_accuracy,
+                     "val_accuracy": result.val_accuracy, "l2": result.l2,
+                     "train_accuracy": run.get("train_accuracy"), "train_loss": run.get("train_loss"),
+                     "features": int(train_f.shape[-1]), "probe_seconds": round(time.perf_counter() - start, 2)})
+  return rows
+
+
+def run_sweep(config, workdir: str, specs: list[multi.RunSpec] | None = None, stage: str = "sweep",
+              tasks: dict | None = None) -> list[dict]:
+  """Train and probe `specs` (default: the config's grid) into `workdir`; returns all rows of the table."""
+  os.makedirs(workdir, exist_ok=True)
+  check_workdir_config(workdir, config, write=True)
+  source = build_source(config)
+  if specs is None:
+    specs = grid.design(config.sweep, source.num_classes, _per_class_capacity(source))
+  done = finished_runs(workdir, config.probe.tasks, config.probe.kinds)
+  todo = [s for s in specs if _run_key(s, stage) not in done]
+  log.info("%s: %d runs, %d finished, %d to do", stage, len(specs), len(specs) - len(todo), len(todo))
+  if not todo:
+    return read_rows(workdir)
+  tasks = tasks if tasks is not None else load_tasks(config)
+  strategy = config.multi.strategy if config.multi.strategy != "auto" else multi.default_strategy()
+  groups: dict[int, list[multi.RunSpec]] = {}
+  for spec in todo:
+    groups.setdefault(spec.num_classes * spec.per_class, []).append(spec)
+  for total, group in sorted(groups.items()):
+    for chunk in plan_chunks(config, source, group, strategy):
+      chunk_dir = os.path.join(workdir, "runs", f"{stage}_N{total}_{multi.chunk_name(chunk)}")
+      summary, state, model = train_stack(config, source, chunk, chunk_dir, strategy)
+      append_rows(workdir, probe_stack(config, model, state, chunk, summary, tasks, strategy, stage))
+  return read_rows(workdir)
+
+
+def _per_class_capacity(source) -> int:
+  return int(np.bincount(source.labels).min())

@@ -1,0 +1,96 @@
+"""The stacked multi-run trainer: each run of a stack equals the same run trained alone."""
+
+import json
+import os
+
+import jax
+import numpy as np
+import pytest
+from conftest import tiny_train_config
+
+from jaxdiv.train import multi, pretrain
+from jaxdiv.train.checkpoint import open_manager, restore_latest
+from jaxdiv.train.pretrain import build_model
+from jaxdiv.train.state import create_state, make_optimizer
+
+RUNS = [{"num_classes": 4, "per_class": 8, "seed": 0}, {"num_classes": 8, "per_class": 4, "seed": 1},
+        {"num_classes": 4, "per_class": 8, "seed": 2}, {"num_classes": 8, "per_class": 4, "seed": 3}]
+
+
+def _restore(workdir, config, num_classes, stacked=0):
+  model = build_model(config, num_classes)
+  optimizer = make_optimizer(config.train, config.train.steps)
+  target = create_state(model, optimizer, jax.random.key(0), (16, 16, 1))
+  if stacked:
+    target = jax.tree.map(lambda x: np.stack([x] * stacked), target)
+  manager = open_manager(workdir, 2)
+  state = restore_latest(manager, target)
+  manager.close()
+  return jax.device_get(state)
+
+
+def _alone(tmp_path_factory, run):
+  workdir = str(tmp_path_factory.mktemp(f"alone{run['seed']}"))
+  config = tiny_train_config(**{"train.steps": 20, "data.num_classes": run["num_classes"],
+                                "data.per_class": run["per_class"], "seed": run["seed"]})
+  pretrain(config, workdir)
+  return _restore(workdir, config, run["num_classes"])
+
+
+@pytest.fixture(scope="module")
+def alone_runs(tmp_path_factory):
+  return [_alone(tmp_path_factory, run) for run in RUNS]
+
+
+def _assert_matches(alone, stacked, index, num_classes):
+  params = jax.tree.map(lambda x: x[index], stacked.params)
+  params["head"] = {"kernel": params["head"]["kernel"][:, :num_classes], "bias": params["head"]["bias"][:num_classes]}
+  for a, b in zip(jax.tree.leaves(alone.params), jax.tree.leaves(params)):
+    np.testing.assert_allclose(b, a, rtol=1e-5, atol=1e-6)
+  for a, b in zip(jax.tree.leaves(alone.batch_stats), jax.tree.leaves(jax.tree.map(lambda x: x[index],
+                                                                                  stacked.batch_stats))):
+    np.testing.assert_allclose(b, a, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("strategy,mesh_runs", [("unroll", 1), ("vmap", 2),
+                                               pytest.param("vmap", 1, marks=pytest.mark.slow),
+                                               pytest.param("map", 1, marks=pytest.mark.slow),
+                                               pytest.param("unroll", 4, marks=pytest.mark.slow),
+                                               pytest.param("map", 4, marks=pytest.mark.slow)])
+def test_stacked_runs_equal_runs_trained_alone(tmp_path, alone_runs, strategy, mesh_runs):
+  config = tiny_train_config(**{"train.steps": 20, "multi.strategy": strategy, "mesh.runs": mesh_runs,
+                                "mesh.data": 8 // mesh_runs, "multi.max_runs_per_chunk": 4})
+  config.runs = RUNS
+  summary = pretrain(config, str(tmp_path))
+  assert [r["num_classes"] for r in summary["runs"]] == [4, 8, 4, 8]
+  chunk = summary["chunks"][0]
+  assert json.load(open(os.path.join(chunk, "summary.json")))["mesh"] == {"runs": mesh_runs, "data": 8 // mesh_runs}
+  stacked = _restore(chunk, config, 8, stacked=4)
+  assert int(stacked.step[0]) == 20
+  for i, run in enumerate(RUNS):
+    _assert_matches(alone_runs[i], stacked, i, run["num_classes"])
+
+
+def test_chunks_group_by_budget_and_resume(tmp_path):
+  config = tiny_train_config(**{"train.steps": 4, "multi.max_runs_per_chunk": 2})
+  config.runs = [{"num_classes": 4, "per_class": 8, "seed": s} for s in range(3)]
+  summary = pretrain(config, str(tmp_path))
+  assert len(summary["chunks"]) == 2  # chunks of 2 and 1
+  marker = os.path.join(summary["chunks"][0], "summary.json")
+  before = os.path.getmtime(marker)
+  again = pretrain(config, str(tmp_path))
+  assert again["runs"] == summary["runs"] and os.path.getmtime(marker) == before
+
+
+def test_stack_shares_one_pool_and_chunk_size_follows_memory():
+  from jaxdiv.data.pipeline import Subset
+  a = Subset(np.array([5, 6, 7, 8]), np.array([0, 0, 1, 1]), 2, 2)
+  b = Subset(np.array([7, 8, 9, 10]), np.array([0, 1, 2, 3]), 4, 1)
+  stack = multi.stack_subsets([a, b])
+  np.testing.assert_array_equal(stack.pool_indices, [5, 6, 7, 8, 9, 10])
+  np.testing.assert_array_equal(stack.pool_indices[stack.positions], [[5, 6, 7, 8], [7, 8, 9, 10]])
+  with pytest.raises(ValueError, match="share N"):
+    multi.stack_subsets([a, Subset(np.arange(3), np.zeros(3, int), 1, 3)])
+  assert multi.chunk_size(16, run_bytes=100, budget_bytes=450) == 4
+  assert multi.chunk_size(16, run_bytes=100, budget_bytes=10_000, cap=6) == 6
+  assert multi.chunk_size(16, run_bytes=10_000, budget_bytes=10) == 1
