@@ -25,7 +25,11 @@ test: setup
 	$(BIN)/python -m pytest -q
 
 bench: setup
+	$(BIN)/pip install -q -e '.[bench]' --extra-index-url https://download.pytorch.org/whl/cpu
 	$(BIN)/python bench/data_pipeline.py
+	$(BIN)/python bench/probes.py
+	$(BIN)/python -m bench.train_resnet --widths 64 8
+	$(BIN)/python -m bench.multi_run --runs 1 4 8 16 --width 8
 
 lint: venv
-	$(BIN)/ruff check jaxdiv tests bench
+	$(BIN)/ruff check jaxdiv tests bench configs

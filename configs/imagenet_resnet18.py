@@ -13,6 +13,12 @@ warm-up, cosine to zero, weight decay 1e-4 (5e-4 below N = 50K, where it overfit
 smoothing 0.1, flips and ±16 px shifts on 224 px centre-resized images. The budget is 90 epochs at the
 full 1.28M images and grows as N shrinks (at least 30K steps of 256 for N <= 100K), so small subsets
 are not under-trained; override with --config.train.steps.
+
+As a study (`jaxdiv sweep --config configs/imagenet_resnet18.py --workdir gs://.../study`): the
+anti-diagonal at N = 5K, fit, predict and validate at N = 50K (rerun with
+--config.sweep.validation_budget=100000 into the same workdir for 100K: finished runs are kept), with
+ridge probes on six standard transfer sets prepared as array_record: cifar10, cifar100, caltech101,
+dtd, oxford_flowers102, oxford_iiit_pet.
 """
 
 from jaxdiv.train.config import base_config
@@ -39,6 +45,14 @@ def get_config(arg=None):
   config.train.weight_decay = 1e-4 if num_examples >= 50_000 else 5e-4
   images_seen = max(90 * 1_281_167 * min(1.0, num_examples / 1_281_167) ** 0.5, 30_000 * 256)
   config.train.steps = int(images_seen // config.train.batch_size)
+  config.sweep.budgets = [5000]
+  config.sweep.points = 6
+  config.sweep.k_min, config.sweep.k_max, config.sweep.n_min = 5, 1000, 5
+  config.sweep.standard_classes = 1000
+  config.sweep.validation_budget = 50_000
+  config.probe.tasks = ["cifar10", "cifar100", "caltech101", "dtd", "oxford_flowers102", "oxford_iiit_pet"]
+  config.probe.max_train, config.probe.max_test = 10_000, 5_000
+  config.probe.batch_size = 256
   config.checkpoint_every = 1000
   config.log_every = 100
   return config

@@ -111,6 +111,10 @@ def build_parser() -> argparse.ArgumentParser:
   sweep.add_argument("--config", required=True)
   sweep.add_argument("--workdir", required=True)
   sweep.add_argument("--distributed", action="store_true")
+  probe = commands.add_parser("probe", help="probe a pretrain workdir's final checkpoint on downstream tasks")
+  probe.add_argument("--workdir", required=True)
+  probe.add_argument("--tasks", nargs="*", default=None, help="default: the six embedded tasks")
+  probe.add_argument("--kinds", nargs="*", default=None, choices=["ridge", "logistic"])
   report = commands.add_parser("report", help="write report.md and figures from a study's results")
   report.add_argument("--workdir", required=True)
   report.add_argument("--probe", default="ridge")
@@ -180,6 +184,13 @@ def main(argv=None) -> int:
       prediction = summary.get("prediction") or {}
       print(f"{what}: done in {summary['seconds']:.0f} s. {prediction.get('message', '')}\n"
             f"report: {summary['report']}")
+    elif args.command == "probe":
+      from jaxdiv.sweep.runner import probe_workdir
+      _logging()
+      for row in probe_workdir(args.workdir, args.tasks, args.kinds):
+        print(f"{row['task']:24s} K={row['K']:<6d} n={row['n']:<6d} seed={row['seed']} {row['probe']:8s} "
+              f"test accuracy {row['accuracy']:.4f} (val {row['val_accuracy']:.4f}, l2 {row['l2']:.2g})")
+      print(f"wrote {os.path.join(args.workdir, 'probe.json')}")
     elif args.command == "report":
       from jaxdiv.report import write_report
       print(write_report(args.workdir, args.probe))

@@ -161,6 +161,13 @@ def ridge_probe_runs(train_x, train_y, test_x, test_y, *, l2_grid=None, val_frac
   grid = jnp.asarray(DEFAULT_RELATIVE_GRID if l2_grid is None else l2_grid, jnp.float32)
   num_classes = int(max(train_y.max(), test_y.max())) + 1
   mask = stratified_val_mask(train_y, val_fraction, seed)
-  out = _ridge_runs_core(train_x[:, ~mask], train_y[~mask], train_x[:, mask], train_y[mask], train_x, train_y, test_x,
-             test_y, grid, num_classes)
+  if jax.default_backend() == "cpu":
+    # On XLA:CPU (jax 0.10.2) the batched LAPACK eigh of the vmapped program deadlocked at random in long
+    # processes (0% CPU, never returns); one run at a time through the same jitted core never did.
+    out = [_ridge_core(train_x[r, ~mask], train_y[~mask], train_x[r, mask], train_y[mask], train_x[r], train_y,
+                       test_x[r], test_y, grid, num_classes=num_classes) for r in range(train_x.shape[0])]
+    out = list(zip(*out))
+  else:
+    out = _ridge_runs_core(train_x[:, ~mask], train_y[~mask], train_x[:, mask], train_y[mask], train_x, train_y,
+                           test_x, test_y, grid, num_classes)
   return [ProbeResult(float(t), float(v), float(lam), np.asarray(grid), np.asarray(vs)) for t, v, lam, vs in zip(*out)]

@@ -113,7 +113,7 @@ def summary_table(errors: dict, fits: dict, validation_total: int | None, standa
     if not at:
       continue
     best_k = min(at, key=lambda k: at[k][0])
-    standard_k = max((k for k in at if k >= standard_classes), default=max(at))
+    standard_k = min(at, key=lambda k: abs(np.log(k) - np.log(max(standard_classes, 1))))  # "all classes"
     predicted_k = (predicted or {}).get("K")
     fit = fits.get(task, {})
     row = {"task": task, "N": validation_total, "standard_K": standard_k, "standard_error": at[standard_k][0],

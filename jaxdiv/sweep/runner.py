@@ -79,6 +79,9 @@ def stacked_feature_fn(model, variables, strategy: str):
   """(B, H, W, C) -> (R, B, D): every run of a stack on one batch, mapped or vmapped like training."""
   def features(x):
     apply = lambda v: model.apply(v, x, features_only=True)
+    if strategy == "unroll":
+      runs = jax.tree.leaves(variables)[0].shape[0]
+      return jax.numpy.stack([apply(jax.tree.map(lambda a, i=i: a[i], variables)) for i in range(runs)])
     return jax.lax.map(apply, variables) if strategy == "map" else jax.vmap(apply)(variables)
   return features
 
@@ -136,3 +139,53 @@ def run_sweep(config, workdir: str, specs: list[multi.RunSpec] | None = None, st
 
 def _per_class_capacity(source) -> int:
   return int(np.bincount(source.labels).min())
+
+
+def probe_workdir(workdir: str, tasks: list[str] | None = None, kinds: list[str] | None = None) -> list[dict]:
+  """Probe a finished `jaxdiv pretrain` workdir (one run or a stack) on downstream tasks; writes probe.jsonl."""
+  import ml_collections
+
+  from jaxdiv.train import checkpoint
+  from jaxdiv.train.config import base_config
+  from jaxdiv.train.pretrain import build_model, build_source
+  from jaxdiv.train.state import create_state, make_optimizer, total_steps
+  path = os.path.join(workdir, "config.json")
+  if not os.path.exists(path):
+    raise FileNotFoundError(f"{path} not found: is {workdir} a `jaxdiv pretrain` workdir?")
+  config = base_config()
+  with open(path) as f:
+    config.update(ml_collections.ConfigDict(json.load(f)))
+  if tasks:
+    config.probe.tasks = list(tasks)
+  if kinds:
+    config.probe.kinds = list(kinds)
+  source = build_source(config)
+  task_data = load_tasks(config)
+  strategy = config.multi.strategy if config.multi.strategy != "auto" else multi.default_strategy()
+  rows = []
+  if config.runs:
+    specs = multi.run_specs(config)
+    with open(os.path.join(workdir, "summary.json")) as f:
+      chunks = json.load(f)["chunks"]
+    for chunk_dir in chunks:
+      with open(os.path.join(chunk_dir, "runs.json")) as f:
+        chunk = [multi.RunSpec(**r) for r in json.load(f)]
+      summary, state, model = train_stack(config, source, chunk, chunk_dir, strategy)
+      rows += probe_stack(config, model, state, chunk, summary, task_data, strategy, "probe")
+  else:
+    specs = [multi.RunSpec(config.data.num_classes, config.data.per_class, config.seed)]
+    model = build_model(config, config.data.num_classes)
+    steps = total_steps(config.train, config.data.num_classes * config.data.per_class)
+    target = create_state(model, make_optimizer(config.train, steps), jax.random.key(0), source.image_shape)
+    manager = checkpoint.open_manager(workdir, config.keep_checkpoints)
+    state = checkpoint.restore_latest(manager, target)
+    manager.close()
+    if state is None:
+      raise FileNotFoundError(f"{workdir} has no checkpoint yet: run `jaxdiv pretrain` into it first")
+    stacked = jax.tree.map(lambda x: x[None], state)
+    with open(os.path.join(workdir, "summary.json")) as f:
+      summary = json.load(f)
+    rows = probe_stack(config, model, stacked, specs, summary, task_data, "vmap", "probe")
+  from jaxdiv.data.fonts import write_json_atomic
+  write_json_atomic(os.path.join(workdir, "probe.json"), rows)
+  return rows

@@ -48,12 +48,12 @@ def run_study(config, workdir: str, description: str = "") -> dict:
   run_sweep(config, workdir, stage="sweep", tasks=tasks)
   log.info("fitting the bound model")
   fits = fit_study(workdir, probe=config.probe.kinds[0], replicates=config.sweep.replicates)
+  budget = f"{config.train.steps} steps" if config.train.steps else f"{config.train.epochs:g} epochs of N"
   meta = {"machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
                      f"{jax.default_backend()} ({jax.devices()[0].device_kind})",
           "model": f"ResNet-18 topology, {config.model.stem} stem, width {config.model.width} "
-                   f"({8 * config.model.width}-d features), {config.data.resolution} px, "
-                   (f"{config.train.steps} steps" if config.train.steps else f"{config.train.epochs:g} epochs of N") +
-                   f", batch {config.train.batch_size}",
+                   f"({8 * config.model.width}-d features), {config.data.resolution} px, {budget}, "
+                   f"batch {config.train.batch_size}",
           "sweep_N": list(config.sweep.budgets), "standard_classes": config.sweep.standard_classes,
           "note": description}
   total = config.sweep.validation_budget

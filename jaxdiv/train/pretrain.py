@@ -124,6 +124,11 @@ def pretrain(config, workdir: str) -> dict:
   if restored is not None:
     state = restored
     log.info("resuming %s from step %d", workdir, int(state.step))
+  done = os.path.join(workdir, "summary.json")
+  if current_step(state) >= steps and os.path.exists(done):
+    manager.close()
+    with open(done) as f:
+      return json.load(f)
   start = time.perf_counter()
   state, row = run_loop(state, step_fn, num_steps=steps, workdir=workdir, manager=manager,
                         checkpoint_every=config.checkpoint_every, log_every=config.log_every,
@@ -176,6 +181,10 @@ def _stack_program(config, source, specs, strategy):
   model = build_model(config, int(stack.num_classes.max()))
   optimizer = make_optimizer(config.train, steps)
   mesh = multi.make_mesh(len(specs), config.mesh.runs, config.mesh.data)
+  if config.train.batch_size % mesh.shape["data"]:
+    raise ValueError(f"train.batch_size={config.train.batch_size} must divide over the {mesh.shape['data']} devices "
+                     f"of the data axis left by {len(specs)} runs; set --config.mesh.data=1 or a batch size divisible "
+                     f"by {mesh.shape['data']}")
   runs, replicated = jax.NamedSharding(mesh, jax.P("runs")), jax.NamedSharding(mesh, jax.P())
   keys = jnp.stack([jax.random.key(s.seed) for s in specs])
   create = jax.vmap(functools.partial(create_state, model, optimizer, image_shape=source.image_shape))

@@ -1,0 +1,125 @@
+"""Grid design, the resumable sweep, the report, and the Colab notebook (the quick demo, end to end)."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+
+import numpy as np
+import pytest
+from conftest import SMALL_RANGE
+
+from jaxdiv.bound.study import fit_study
+from jaxdiv.report import write_report
+from jaxdiv.sweep import grid
+from jaxdiv.sweep.runner import append_rows, finished_runs, read_rows
+from jaxdiv.train import base_config
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def test_anti_diagonals_are_exact_and_log_spaced():
+  pairs = grid.anti_diagonal(2000, 6, 10, 1000, n_min=2)
+  assert all(k * n == 2000 and 10 <= k <= 1000 and n >= 2 for k, n in pairs)
+  assert len(pairs) == 6 and pairs[0][0] == 10 and pairs[-1][0] == 1000
+  assert grid.nearest_divisor(8000, 170) == 160
+  with pytest.raises(ValueError, match="no split"):
+    grid.anti_diagonal(100, 4, 200, 400)
+  sweep = base_config().sweep
+  sweep.budgets, sweep.points, sweep.k_min, sweep.k_max, sweep.seeds, sweep.cluster = [64, 256], 3, 2, 64, [0, 1], True
+  specs = grid.design(sweep, max_classes=40, max_per_class=50)
+  assert {s.mode for s in specs} == {"class", "cluster"} and {s.seed for s in specs} == {0, 1}
+  assert all(s.num_classes <= 40 and s.per_class <= 50 for s in specs)
+
+
+def _synthetic_rows(totals, stage, rng):
+  rows = []
+  for total in totals:
+    for k, n in grid.anti_diagonal(total, 7, 4, total // 2):
+      for task, (a, b) in {"t1": (3.0, 2.0), "t2": (2.0, 3.0)}.items():
+        err = a * k ** -0.5 + b * n ** -0.5 + 0.05
+        err *= np.exp(0.01 * rng.standard_normal())
+        rows.append({"task": task, "N": total, "K": k, "n": n, "seed": 0, "mode": "class", "stage": stage,
+                     "probe": "ridge", "error": err, "accuracy": 1 - err, "train_accuracy": 0.9})
+  return rows
+
+
+def test_report_from_a_results_table(tmp_path):
+  rng = np.random.default_rng(0)
+  append_rows(str(tmp_path), _synthetic_rows([1000], "sweep", rng))
+  fits = fit_study(str(tmp_path), replicates=20)
+  assert not fits["average"]["boundary"]
+  k_star = int(round(grid.nearest_divisor(4000, 40)))
+  validation = [r for r in _synthetic_rows([4000], "validate", rng)]
+  append_rows(str(tmp_path), validation)
+  meta = {"validation_N": 4000, "standard_classes": 1000, "prediction": {"K": k_star, "message": "synthetic"}}
+  path = write_report(str(tmp_path), meta=meta)
+  text = open(path).read()
+  assert "| average |" in text and "heatmap_average.png" in text
+  for name in ("heatmap_t1.png", "ucurve_t1.png", "ucurve_average.png", "table.json"):
+    assert os.path.getsize(tmp_path / "report" / name) > 1000 or name == "table.json"
+  table = {r["task"]: r for r in json.load(open(tmp_path / "report" / "table.json"))}
+  at_4000 = {r["K"]: r["error"] for r in validation if r["task"] == "t1"}
+  assert table["t1"]["best_error"] == pytest.approx(min(at_4000.values()))
+  assert table["t1"]["standard_K"] == min(at_4000, key=lambda k: abs(np.log(k / 1000)))  # nearest to "all classes"
+  assert finished_runs(str(tmp_path), ["t1", "t2"], ["ridge"])
+
+
+SWEEP_CHILD = textwrap.dedent("""
+  import sys
+  sys.path.insert(0, {tests!r})
+  from test_study import quick_sweep_config
+  from jaxdiv.sweep.runner import run_sweep
+  run_sweep(quick_sweep_config(), {workdir!r})
+""")
+
+
+def quick_sweep_config():
+  from jaxdiv.sweep.demo_config import demo_config
+  config = demo_config(quick=True)
+  config.data.glyph_range = f"{SMALL_RANGE[0]:X}-{SMALL_RANGE[1]:X}"
+  config.sweep.points = 4
+  config.probe.tasks = ["jaxdiv_digits"]
+  config.multi.max_runs_per_chunk = 2
+  config.progress = False
+  return config
+
+
+def test_sweep_killed_and_restarted_loses_no_row(tmp_path):
+  env = dict(os.environ)
+  process = subprocess.Popen([sys.executable, "-c", SWEEP_CHILD.format(tests=os.path.join(REPO, "tests"),
+                                                                         workdir=str(tmp_path))],
+                             env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+  start = time.time()
+  while time.time() - start < 300 and process.poll() is None and not read_rows(str(tmp_path)):
+    time.sleep(0.2)
+  process.send_signal(signal.SIGKILL)  # after the first chunk's rows, inside the second chunk
+  process.communicate()
+  first = read_rows(str(tmp_path))
+  assert first, "the first chunk should have written its rows before the kill"
+  from jaxdiv.sweep.runner import run_sweep
+  rows = run_sweep(quick_sweep_config(), str(tmp_path))
+  keys = [(r["task"], r["K"], r["n"], r["seed"], r["probe"]) for r in rows]
+  assert len(keys) == len(set(keys)) == 4
+  assert all(r in rows for r in first)
+
+
+def test_colab_notebook_runs_the_quick_demo_headless(tmp_path):
+  """The notebook top to bottom (quick mode): the study, the table and the figures."""
+  import nbformat
+  from nbclient import NotebookClient
+  notebook = nbformat.read(os.path.join(REPO, "colab", "jaxdiv_demo.ipynb"), as_version=4)
+  os.environ["JAXDIV_NOTEBOOK_WORKDIR"] = str(tmp_path / "study")
+  try:
+    NotebookClient(notebook, timeout=600, kernel_name="python3", resources={"metadata": {"path": REPO}}).execute()
+  finally:
+    os.environ.pop("JAXDIV_NOTEBOOK_WORKDIR")
+  outputs = "".join(o.get("text", "") for cell in notebook.cells for o in cell.get("outputs", []))
+  assert "done in" in outputs and "report.md" in outputs
+  images = [o for cell in notebook.cells for o in cell.get("outputs", []) if "image/png" in o.get("data", {})]
+  assert len(images) == 2
+  rows = read_rows(str(tmp_path / "study"))
+  assert {r["stage"] for r in rows} == {"sweep", "validate"}
