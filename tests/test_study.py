@@ -50,7 +50,7 @@ def _synthetic_rows(totals, stage, rng):
 def test_report_from_a_results_table(tmp_path):
   rng = np.random.default_rng(0)
   append_rows(str(tmp_path), _synthetic_rows([1000], "sweep", rng))
-  fits = fit_study(str(tmp_path), replicates=20)
+  fits = fit_study(str(tmp_path), replicates=5)
   assert not fits["average"]["boundary"]
   k_star = int(round(grid.nearest_divisor(4000, 40)))
   validation = [r for r in _synthetic_rows([4000], "validate", rng)]

@@ -194,7 +194,7 @@ def _wait_for_saves(workdir, count, process, timeout=240):
   raise AssertionError(f"child made no {count} checkpoints: {process.communicate()[0][-2000:]}")
 
 
-@pytest.mark.parametrize("signum", [signal.SIGKILL, signal.SIGTERM])
+@pytest.mark.parametrize("signum", [signal.SIGKILL, pytest.param(signal.SIGTERM, marks=pytest.mark.slow)])
 def test_killed_run_resumes_to_identical_parameters(tmp_path, signum):
   reference = tmp_path / "reference"
   pretrain(tiny_train_config(**{"train.steps": 24}), str(reference))
