@@ -78,11 +78,7 @@ def load_tasks(config) -> dict:
 def stacked_feature_fn(model, variables, strategy: str):
   """(B, H, W, C) -> (R, B, D): every run of a stack on one batch, mapped or vmapped like training."""
   def features(x):
-    apply = lambda v: model.apply(v, x, features_only=True)
-    if strategy == "unroll":
-      runs = jax.tree.leaves(variables)[0].shape[0]
-      return jax.numpy.stack([apply(jax.tree.map(lambda a, i=i: a[i], variables)) for i in range(runs)])
-    return jax.lax.map(apply, variables) if strategy == "map" else jax.vmap(apply)(variables)
+    return multi.over_runs(lambda v: model.apply(v, x, features_only=True), strategy)(variables)
   return features
 
 

@@ -94,32 +94,39 @@ def default_strategy(backend: str | None = None) -> str:
   return "unroll" if (backend or jax.default_backend()) == "cpu" else "vmap"
 
 
+def over_runs(fn, strategy: str, spmd_axis_name: str | None = None):
+  """`fn` applied to each run's slice of stacked arguments (leading axis), stacked back, by `strategy`:
+  vmap batches runs into every op; map loops over them; unroll traces one copy of `fn` per run."""
+  if strategy == "vmap":
+    return jax.vmap(fn, spmd_axis_name=spmd_axis_name)
+  if strategy == "map":
+    return lambda *args: jax.lax.map(lambda run: fn(*run), args)
+  if strategy != "unroll":
+    raise ValueError(f"multi.strategy must be one of {STRATEGIES} or 'auto', got {strategy!r}")
+
+  def unrolled(*args):
+    outs = [fn(*jax.tree.map(lambda x, i=i: x[i], args)) for i in range(jax.tree.leaves(args)[0].shape[0])]
+    return jax.tree.map(lambda *xs: jnp.stack(xs), *outs)
+  return unrolled
+
+
 def stacked_step(config, model, optimizer, strategy: str, mesh: jax.sharding.Mesh):
   """One jitted step of every run in a stack; states, positions and labels sharded over the `runs` axis."""
   if strategy not in STRATEGIES:
     raise ValueError(f"multi.strategy must be one of {STRATEGIES} or 'auto', got {strategy!r}")
-  # vmap: runs batched into every op; map: a loop over runs; unroll: one traced copy of the step per run.
   data_sharding = jax.NamedSharding(mesh, jax.P("data")) if mesh.shape["data"] > 1 else None
   single = functools.partial(memory_step, batch_size=config.train.batch_size, batch_sharding=data_sharding,
                              **step_kwargs(config, model, optimizer))
-  if strategy == "vmap":
-    def step(states, pool, positions, labels, num_classes):
-      return jax.vmap(single, in_axes=(0, None, 0, 0, 0), spmd_axis_name="runs")(
-          states, pool, positions, labels, num_classes)
-  else:
-    def mapped(states, pool, positions, labels, num_classes):
-      if strategy == "map":
-        return jax.lax.map(lambda run: single(run[0], pool, *run[1:]), (states, positions, labels, num_classes))
-      # unroll: one traced copy of the step per run, in one program; XLA may overlap independent runs.
-      outs = [single(jax.tree.map(lambda x, i=i: x[i], states), pool, positions[i], labels[i], num_classes[i])
-              for i in range(positions.shape[0])]
-      return jax.tree.map(lambda *xs: jnp.stack(xs), *outs)
-    if mesh.shape["runs"] > 1:
-      spec = jax.P("runs")
-      step = jax.shard_map(mapped, mesh=mesh, in_specs=(spec, jax.P(), spec, spec, spec), out_specs=(spec, spec),
-                           axis_names={"runs"}, check_vma=False)
-    else:
-      step = mapped
+
+  def mapped(states, pool, positions, labels, num_classes):
+    per_run = lambda state, run_positions, run_labels, k: single(state, pool, run_positions, run_labels, k)
+    spmd_axis = "runs" if strategy == "vmap" else None
+    return over_runs(per_run, strategy, spmd_axis)(states, positions, labels, num_classes)
+  step = mapped
+  if strategy != "vmap" and mesh.shape["runs"] > 1:
+    spec = jax.P("runs")
+    step = jax.shard_map(mapped, mesh=mesh, in_specs=(spec, jax.P(), spec, spec, spec), out_specs=(spec, spec),
+                         axis_names={"runs"}, check_vma=False)
   runs, replicated = jax.NamedSharding(mesh, jax.P("runs")), jax.NamedSharding(mesh, jax.P())
   return jax.jit(step, in_shardings=(runs, replicated, runs, runs, runs), out_shardings=(runs, runs),
                  donate_argnums=0)
