@@ -195,10 +195,16 @@ def cached_design_index(faces: Sequence[Face], codepoints: Sequence[int],
   return index
 
 
-def write_json_atomic(path: str, payload) -> None:
-  """Write JSON to a temporary file and rename it, so a crash never leaves a half-written file."""
+def write_text_atomic(path: str, text: str) -> None:
+  """Write to a temporary file, flush it to disk and rename it, so a crash never leaves a half-written file."""
   os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
   tmp = f"{path}.tmp.{os.getpid()}"
   with open(tmp, "w") as f:
-    json.dump(payload, f)
+    f.write(text)
+    f.flush()
+    os.fsync(f.fileno())
   os.replace(tmp, path)
+
+
+def write_json_atomic(path: str, payload) -> None:
+  write_text_atomic(path, json.dumps(payload))

@@ -15,6 +15,7 @@ from collections import defaultdict
 import numpy as np
 
 from jaxdiv.bound.study import AVERAGE
+from jaxdiv.data.fonts import write_json_atomic, write_text_atomic
 from jaxdiv.sweep.runner import read_rows
 
 
@@ -189,10 +190,6 @@ def write_report(workdir: str, probe: str = "ridge", meta: dict | None = None) -
     lines.append(f"| {key[0]} | {key[1]} | {key[2]} | {key[3]} | {errors[first][key][1]:.2f} | " +
                  " | ".join(_fmt(errors[t].get(key, (None,))[0]) for t in errors if t != AVERAGE) + " |")
   path = os.path.join(out_dir, "report.md")
-  tmp = f"{path}.tmp"
-  with open(tmp, "w") as f:
-    f.write("\n".join(lines) + "\n")
-  os.replace(tmp, path)
-  from jaxdiv.data.fonts import write_json_atomic
+  write_text_atomic(path, "\n".join(lines) + "\n")
   write_json_atomic(os.path.join(out_dir, "table.json"), table)
   return path

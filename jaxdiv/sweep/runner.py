@@ -16,6 +16,7 @@ import jax
 import numpy as np
 
 from jaxdiv.data import get_source
+from jaxdiv.data.fonts import write_text_atomic
 from jaxdiv.probe.features import extract_features
 from jaxdiv.probe.logistic import logistic_probe
 from jaxdiv.probe.ridge import ridge_probe_runs
@@ -39,12 +40,7 @@ def append_rows(workdir: str, rows: list[dict]) -> None:
   """Rewrite the table with the new rows through a temporary file, so a kill never leaves half a table."""
   path = os.path.join(workdir, RESULTS)
   existing = open(path).read() if os.path.exists(path) else ""
-  tmp = f"{path}.tmp{os.getpid()}"
-  with open(tmp, "w") as f:
-    f.write(existing + "".join(json.dumps(r) + "\n" for r in rows))
-    f.flush()
-    os.fsync(f.fileno())
-  os.replace(tmp, path)
+  write_text_atomic(path, existing + "".join(json.dumps(r) + "\n" for r in rows))
 
 
 def _run_key(spec: multi.RunSpec, stage: str) -> tuple:

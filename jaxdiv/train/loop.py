@@ -14,6 +14,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from jaxdiv.data.fonts import write_text_atomic
 from jaxdiv.train import checkpoint
 
 log = logging.getLogger("jaxdiv")
@@ -67,10 +68,7 @@ class MetricsWriter:
     if os.path.exists(self.path):
       with open(self.path) as f:
         rows = [line for line in f if line.strip() and json.loads(line)["step"] <= resumed_step]
-      tmp = f"{self.path}.tmp"
-      with open(tmp, "w") as f:
-        f.writelines(rows)
-      os.replace(tmp, self.path)
+      write_text_atomic(self.path, "".join(rows))
     from tensorboardX import SummaryWriter
     self.tensorboard = SummaryWriter(os.path.join(workdir, "tensorboard"), purge_step=resumed_step + 1)
 
