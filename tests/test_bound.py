@@ -15,6 +15,7 @@ from jaxdiv.bound import (
   predict_split,
 )
 from jaxdiv.bound import model as bound_model
+from jaxdiv.bound.analysis import aicc
 
 TRUE = {"A": 2.0, "B": 1.0, "C": 0.05, "alpha": 0.4, "beta": 0.4}
 
@@ -100,6 +101,36 @@ def test_monotone_surface_is_reported_as_boundary():
   assert result["boundary"]
   pred = predict_split(result, 100000)
   assert pred["status"] == "boundary" and "extend the grid" in pred["message"]
+
+
+def test_one_budget_is_fitted_with_invariant_families_and_says_untested():
+  rows = noisy_rows(TRUE, budgets=(2000,))
+  result = analyse(rows, replicates=8)
+  assert result["family"] in ("shared", "sqrt") and "separate" not in result["aicc"]
+  assert result["invariance"]["verdict"] == "untested (one N)"
+  assert "second budget" in result["invariance"]["message"]
+
+
+def test_aicc_rules_out_a_family_with_too_few_points_for_the_correction():
+  K, n = grid(budgets=(2000,), per_budget=6)
+  err = surface(TRUE, K, n)
+  fit = fit_error_model(K, n, err, family="separate")
+  assert len(K) == 6 and aicc(fit, K, n, err) == np.inf
+  assert np.isfinite(aicc(fit_error_model(K, n, err, family="sqrt"), K, n, err))
+
+
+def test_warm_started_bootstrap_matches_a_cold_start_refit():
+  """The bootstrap refits each replicate from the full-data optimum; on a well-posed surface that must
+  land where the full start grid lands."""
+  K, n = grid()
+  rng = np.random.default_rng(3)
+  errs = surface(TRUE, K, n) * np.exp(0.02 * rng.normal(size=(6, len(K))))
+  full = fit_error_model(K, n, errs.mean(0), family="shared")
+  warm = bound_model.fit_many(K, n, errs, "shared", starts=full.theta)
+  cold = bound_model.fit_many(K, n, errs, "shared")
+  for w, c in zip(warm, cold):
+    assert w.objective == pytest.approx(c.objective, rel=1e-6)
+    assert w.params["alpha"] == pytest.approx(c.params["alpha"], rel=1e-4)
 
 
 def test_too_few_points_is_a_clear_error():

@@ -14,6 +14,7 @@ from conftest import SMALL_RANGE
 
 from jaxdiv.bound.study import fit_study
 from jaxdiv.report import write_report
+from jaxdiv.report.report import mean_errors
 from jaxdiv.sweep import grid
 from jaxdiv.sweep.runner import append_rows, finished_runs, read_rows
 from jaxdiv.train import base_config
@@ -45,6 +46,13 @@ def _synthetic_rows(totals, stage, rng):
         rows.append({"task": task, "N": total, "K": k, "n": n, "seed": 0, "mode": "class", "stage": stage,
                      "probe": "ridge", "error": err, "accuracy": 1 - err, "train_accuracy": 0.9})
   return rows
+
+
+def test_mean_errors_keep_a_zero_train_accuracy():
+  row = {"task": "t", "N": 100, "K": 10, "n": 10, "seed": 0, "probe": "ridge", "error": 0.5}
+  table = mean_errors([dict(row, train_accuracy=0.0), dict(row, seed=1, train_accuracy=0.5)], "ridge")
+  assert table["t"][("sweep", 100, 10, 10)] == (0.5, 0.25, 2)
+  assert np.isnan(mean_errors([row], "ridge")["t"][("sweep", 100, 10, 10)][1])
 
 
 def test_report_from_a_results_table(tmp_path):

@@ -10,6 +10,7 @@ the Hoffmann et al. recipe, with Besiroglu et al.'s advice to fit to convergence
 from __future__ import annotations
 
 import dataclasses
+import functools
 import itertools
 
 import jax
@@ -105,24 +106,37 @@ def _prepare(K, n, err, weights):
   return K, n, err, weights
 
 
+@functools.partial(jax.jit, static_argnames=("family", "f_scale", "max_iter", "tol"))
+def _fit_replicates(starts, K, n, errs, weights, *, family: str, f_scale: float, max_iter: int, tol: float):
+  """L-BFGS from every start for every error vector (vmapped); the best start per vector.
+
+  The data are arguments, not closed-over constants, so one compile serves every task and replicate
+  set with the same number of points."""
+  def fit_one(err):
+    loss = lambda theta: objective(theta, K, n, err, weights, family, f_scale)
+    thetas, values, grads = jax.vmap(lambda t: _lbfgs(loss, t, max_iter, tol))(starts)
+    values = jnp.where(jnp.isfinite(values), values, jnp.inf)
+    best = jnp.argmin(values)
+    return thetas[best], values[best], grads[best]
+
+  return jax.vmap(fit_one)(errs)
+
+
 def fit_many(K, n, errs, family: str, weights=None, f_scale: float = 0.1, max_iter: int = 2000,
-             tol: float = 1e-10) -> list[Fit]:
-  """Fit one family to several error vectors on the same (K, n) points (bootstrap replicates), vmapped."""
+             tol: float = 1e-10, starts=None) -> list[Fit]:
+  """Fit one family to several error vectors on the same (K, n) points (bootstrap replicates), vmapped.
+
+  `starts` (log-parameter rows) default to the family's start grid; a bootstrap passes the full-data
+  fit alone, which keeps every replicate in the same basin and costs one start instead of dozens."""
   K, n, _, weights = _prepare(K, n, np.asarray(errs)[0], weights)
   errs = np.asarray(errs, np.float64)
   if len(K) < NUM_PARAMS[family]:
     raise ValueError(f"family {family!r} has {NUM_PARAMS[family]} parameters but only {len(K)} points were "
                      "given: measure more (K, n) points or use a smaller family")
-  starts = start_grid(family, errs)
+  starts = start_grid(family, errs) if starts is None else np.atleast_2d(np.asarray(starts, np.float64))
   with jax.enable_x64(True):
-    def fit_one(err):
-      loss = lambda theta: objective(theta, K, n, err, weights, family, f_scale)
-      thetas, values, grads = jax.vmap(lambda t: _lbfgs(loss, t, max_iter, tol))(jnp.asarray(starts))
-      values = jnp.where(jnp.isfinite(values), values, jnp.inf)
-      best = jnp.argmin(values)
-      return thetas[best], values[best], grads[best]
-
-    thetas, values, grads = jax.jit(jax.vmap(fit_one))(jnp.asarray(errs))
+    thetas, values, grads = _fit_replicates(*(jnp.asarray(a) for a in (starts, K, n, errs, weights)),
+                                            family=family, f_scale=f_scale, max_iter=max_iter, tol=tol)
   return [Fit(family, np.asarray(t), float(v), float(g), len(K)) for t, v, g in zip(thetas, values, grads)]
 
 

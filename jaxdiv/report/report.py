@@ -33,7 +33,7 @@ def mean_errors(rows: list[dict], probe: str) -> dict:
   out = {}
   for task, cells in grouped.items():
     out[task] = {key: (float(np.mean([r["error"] for r in rs])),
-                       float(np.mean([r.get("train_accuracy") or np.nan for r in rs])), len(rs))
+                       float(np.mean([np.nan if r.get("train_accuracy") is None else r["train_accuracy"] for r in rs])), len(rs))
                  for key, rs in cells.items()}
   tasks = list(out)
   keys = set.intersection(*(set(out[t]) for t in tasks)) if tasks else set()
@@ -54,15 +54,20 @@ def heatmap_figure(task: str, cells: dict, path: str) -> str:
   validate = np.array([k[0] != "sweep" for k in keys])
   points = ax.scatter(np.log10(K), np.log10(n), c=err, cmap="viridis_r", s=260, marker="s",
                       edgecolors=np.where(validate, "red", "black"), linewidths=1.2)
-  for k, m, e in zip(K, n, err):
-    ax.annotate(f"{e:.2f}", (np.log10(k), np.log10(m)), ha="center", va="center", fontsize=6, color="white")
+  middle = 0.5 * (err.min() + err.max())
+  for k, m, e in zip(K, n, err):  # viridis_r: low error is light, so its label is dark
+    ax.annotate(f"{e:.2f}", (np.log10(k), np.log10(m)), ha="center", va="center", fontsize=6,
+                color="black" if e < middle else "white")
+  pad = 0.3
+  x_lo, x_hi = np.log10(K).min() - pad, np.log10(K).max() + pad
+  y_lo, y_hi = np.log10(n).min() - pad, np.log10(n).max() + pad
   for total in sorted({int(k[1]) for k in keys}):
     ks = np.geomspace(1, total, 50)
-    ax.plot(np.log10(ks), np.log10(total / ks), "--", color="grey", lw=0.8)
-    ax.text(np.log10(ks[-12]), np.log10(total / ks[-12]), f"N={total}", fontsize=7, color="grey")
-  pad = 0.3
-  ax.set_xlim(np.log10(K).min() - pad, np.log10(K).max() + pad)
-  ax.set_ylim(np.log10(n).min() - pad, np.log10(n).max() + pad)
+    ax.plot(np.log10(ks), np.log10(total / ks), "--", color="grey", lw=0.8, zorder=0)
+    x = max(np.log10(total) - y_hi + 0.1, x_lo + 0.05)  # where the diagonal enters at the top left
+    ax.text(x + 0.05, np.log10(total) - x, f"N={total}", fontsize=7, color="grey", va="top")
+  ax.set_xlim(x_lo, x_hi)
+  ax.set_ylim(y_lo, y_hi)
   ax.set_xlabel("log10 K (classes)")
   ax.set_ylabel("log10 n (samples per class)")
   ax.set_title(f"{task}: test error (red edge: validation runs)", fontsize=9)
@@ -86,9 +91,12 @@ def ucurve_figure(task: str, cells: dict, fit: dict | None, path: str) -> str:
     ratio = np.log10(K * K / total)
     ax.plot(ratio, [cells[k][0] for k in keys], "o", color=colour, label=f"N={total} measured")
     if fit:
+      fitted_at = sorted(m["N"] for m in fit.get("measured", []))
+      fitted = total in fitted_at or not fitted_at
       ks = np.geomspace(max(1.0, K.min() / 2), min(total, K.max() * 2), 100)
-      ax.plot(np.log10(ks * ks / total), _error_model(fit["params"], ks, total / ks), "-", color=colour,
-              label=f"N={total} fit ({fit['family']})")
+      ax.plot(np.log10(ks * ks / total), _error_model(fit["params"], ks, total / ks), "-" if fitted else "--",
+              color=colour, label=f"N={total} fit ({fit['family']})" if fitted else
+              f"N={total} extrapolated from N={','.join(map(str, fitted_at))}")
       boot = np.array([_error_model(p, ks, total / ks) for p in fit.get("bootstrap_params", [])])
       if len(boot):
         lo, hi = np.percentile(boot, [2.5, 97.5], axis=0)
