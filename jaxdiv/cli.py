@@ -76,8 +76,9 @@ def data_prepare(tasks, resolution: int) -> list[dict]:
 
 
 def _logging():
+  """INFO progress lines; `force` because importing TFDS/absl may already have configured the root logger."""
   import logging
-  logging.basicConfig(level=logging.INFO, format="%(levelname)s %(message)s")
+  logging.basicConfig(level=logging.INFO, format="%(levelname)s %(message)s", force=True)
   for name in ("absl", "jax._src.xla_bridge", "orbax", "tensorflow_datasets"):
     logging.getLogger(name).setLevel(logging.WARNING)
 
@@ -143,13 +144,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def run_pretrain(spec: str, workdir: str, overrides: list[str], distributed: bool) -> dict:
-  import logging
-
   import jax
 
   from jaxdiv.train import apply_overrides, load_config, pretrain
-  logging.basicConfig(level=logging.INFO, format="%(levelname)s %(message)s")
-  logging.getLogger("absl").setLevel(logging.WARNING)
+  _logging()
   if distributed:
     jax.distributed.initialize()
   config = apply_overrides(load_config(spec), overrides)

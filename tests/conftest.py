@@ -55,3 +55,23 @@ def tiny_train_config(**overrides):
   config.progress = False
   config.mesh.data = 1
   return apply_overrides(config, [f"{k}={v}" for k, v in overrides.items()])
+
+
+def restore_run(workdir, config, num_classes=None, stacked=0):
+  """The latest checkpointed train state in `workdir` (host arrays); `stacked` runs share one leading axis."""
+  import jax
+  import numpy as np
+
+  from jaxdiv.train.checkpoint import open_manager, restore_latest
+  from jaxdiv.train.pretrain import build_model
+  from jaxdiv.train.state import create_state, make_optimizer
+  model = build_model(config, num_classes or config.data.num_classes)
+  target = create_state(model, make_optimizer(config.train, config.train.steps), jax.random.key(0),
+                        (config.data.resolution, config.data.resolution, 1))
+  if stacked:
+    target = jax.tree.map(lambda x: np.stack([x] * stacked), target)
+  manager = open_manager(workdir, 2)
+  try:
+    return jax.device_get(restore_latest(manager, target))
+  finally:
+    manager.close()

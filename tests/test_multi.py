@@ -6,27 +6,12 @@ import os
 import jax
 import numpy as np
 import pytest
-from conftest import tiny_train_config
+from conftest import restore_run, tiny_train_config
 
 from jaxdiv.train import multi, pretrain
-from jaxdiv.train.checkpoint import open_manager, restore_latest
-from jaxdiv.train.pretrain import build_model
-from jaxdiv.train.state import create_state, make_optimizer
 
 RUNS = [{"num_classes": 4, "per_class": 8, "seed": 0}, {"num_classes": 8, "per_class": 4, "seed": 1},
         {"num_classes": 4, "per_class": 8, "seed": 2}, {"num_classes": 8, "per_class": 4, "seed": 3}]
-
-
-def _restore(workdir, config, num_classes, stacked=0):
-  model = build_model(config, num_classes)
-  optimizer = make_optimizer(config.train, config.train.steps)
-  target = create_state(model, optimizer, jax.random.key(0), (16, 16, 1))
-  if stacked:
-    target = jax.tree.map(lambda x: np.stack([x] * stacked), target)
-  manager = open_manager(workdir, 2)
-  state = restore_latest(manager, target)
-  manager.close()
-  return jax.device_get(state)
 
 
 def _alone(tmp_path_factory, run):
@@ -34,7 +19,7 @@ def _alone(tmp_path_factory, run):
   config = tiny_train_config(**{"train.steps": 20, "data.num_classes": run["num_classes"],
                                 "data.per_class": run["per_class"], "seed": run["seed"]})
   pretrain(config, workdir)
-  return _restore(workdir, config, run["num_classes"])
+  return restore_run(workdir, config, run["num_classes"])
 
 
 @pytest.fixture(scope="module")
@@ -65,7 +50,7 @@ def test_stacked_runs_equal_runs_trained_alone(tmp_path, alone_runs, strategy, m
   assert [r["num_classes"] for r in summary["runs"]] == [4, 8, 4, 8]
   chunk = summary["chunks"][0]
   assert json.load(open(os.path.join(chunk, "summary.json")))["mesh"] == {"runs": mesh_runs, "data": 8 // mesh_runs}
-  stacked = _restore(chunk, config, 8, stacked=4)
+  stacked = restore_run(chunk, config, 8, stacked=4)
   assert int(stacked.step[0]) == 20
   for i, run in enumerate(RUNS):
     _assert_matches(alone_runs[i], stacked, i, run["num_classes"])

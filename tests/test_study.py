@@ -14,7 +14,7 @@ from conftest import SMALL_RANGE
 
 from jaxdiv.bound.study import fit_study
 from jaxdiv.report import write_report
-from jaxdiv.report.report import mean_errors
+from jaxdiv.report.report import mean_errors, measured_interior
 from jaxdiv.sweep import grid
 from jaxdiv.sweep.runner import append_rows, finished_runs, read_rows
 from jaxdiv.train import base_config
@@ -53,6 +53,14 @@ def test_mean_errors_keep_a_zero_train_accuracy():
   table = mean_errors([dict(row, train_accuracy=0.0), dict(row, seed=1, train_accuracy=0.5)], "ridge")
   assert table["t"][("sweep", 100, 10, 10)] == (0.5, 0.25, 2)
   assert np.isnan(mean_errors([row], "ridge")["t"][("sweep", 100, 10, 10)][1])
+
+
+def test_measured_interior_looks_at_the_sweep_grid_only():
+  u_curve = {("sweep", 100, 2, 50): (0.5, 1, 1), ("sweep", 100, 10, 10): (0.3, 1, 1),
+             ("sweep", 100, 50, 2): (0.6, 1, 1)}
+  assert measured_interior(u_curve)
+  assert measured_interior({**u_curve, ("validate", 400, 2, 200): (0.1, 1, 1)})
+  assert not measured_interior({**u_curve, ("sweep", 100, 2, 50): (0.2, 1, 1)})
 
 
 def test_report_from_a_results_table(tmp_path):

@@ -13,11 +13,11 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 import pytest
-from conftest import tiny_train_config
+from conftest import restore_run, tiny_train_config
 
 from jaxdiv.models import ResNet18, count_params
 from jaxdiv.train import apply_overrides, base_config, load_config, pretrain
-from jaxdiv.train.checkpoint import CheckpointError, open_manager, restore_latest
+from jaxdiv.train.checkpoint import CheckpointError
 from jaxdiv.train.loop import NonFiniteLossError
 from jaxdiv.train.pretrain import ConfigMismatchError, build_model
 from jaxdiv.train.state import create_state, decay_mask, learning_rate_schedule, make_optimizer
@@ -111,16 +111,6 @@ def test_bad_configs_give_clear_errors(tmp_path):
     pretrain(tiny_train_config(**{"data.per_class": 5000}), str(tmp_path / "c"))
 
 
-def _params(workdir, config):
-  manager = open_manager(workdir, 2)
-  model = build_model(config, config.data.num_classes)
-  optimizer = make_optimizer(config.train, config.train.steps)
-  target = create_state(model, optimizer, jax.random.key(0), (16, 16, 1))
-  state = restore_latest(manager, target)
-  manager.close()
-  return state
-
-
 def test_pretrain_end_to_end_resumes_and_refuses_other_configs(tmp_path):
   config = tiny_train_config(**{"mesh.data": 0})  # data-parallel over all 8 simulated devices
   summary = pretrain(config, str(tmp_path))
@@ -128,7 +118,7 @@ def test_pretrain_end_to_end_resumes_and_refuses_other_configs(tmp_path):
   rows = [json.loads(line) for line in open(tmp_path / "metrics.jsonl")]
   assert rows[-1]["step"] == 12 and np.isfinite(rows[-1]["loss"])
   assert os.listdir(tmp_path / "tensorboard")
-  assert int(_params(str(tmp_path), config).step) == 12
+  assert int(restore_run(str(tmp_path), config).step) == 12
   with pytest.raises(ConfigMismatchError, match="data.per_class"):
     pretrain(tiny_train_config(**{"data.per_class": 9, "mesh.data": 0}), str(tmp_path))
 
@@ -145,11 +135,11 @@ def test_corrupt_checkpoint_falls_back_loudly_or_errors(tmp_path, caplog):
           f.write(b"garbage")
   corrupt(12)
   with caplog.at_level("WARNING"):
-    state = _params(str(tmp_path), config)
+    state = restore_run(str(tmp_path), config)
   assert int(state.step) == 8 and "OLDER CHECKPOINT" in caplog.text
   corrupt(8)
   with pytest.raises(CheckpointError, match="no readable checkpoint"):
-    _params(str(tmp_path), config)
+    restore_run(str(tmp_path), config)
 
 
 def test_nan_loss_stops_and_keeps_last_good_checkpoint(tmp_path):
@@ -158,14 +148,14 @@ def test_nan_loss_stops_and_keeps_last_good_checkpoint(tmp_path):
     pretrain(config, str(tmp_path))
   saved = [int(s) for s in os.listdir(tmp_path / "checkpoints") if s.isdigit()]
   for step in saved:
-    state = _params(str(tmp_path), config)
+    state = restore_run(str(tmp_path), config)
     assert all(np.isfinite(x).all() for x in jax.tree.leaves(jax.device_get(state.params))), step
 
 
 CHILD = textwrap.dedent("""
   import os, sys, time
   sys.path.insert(0, {tests!r})
-  from conftest import tiny_train_config
+  from conftest import restore_run, tiny_train_config
   from jaxdiv.train import pretrain
   from jaxdiv.train import loop
   original = loop.checkpoint.save
@@ -210,7 +200,7 @@ def test_killed_run_resumes_to_identical_parameters(tmp_path, signum):
   assert saved and saved[-1] < 24
   pretrain(tiny_train_config(**{"train.steps": 24}), str(killed))
   config = tiny_train_config(**{"train.steps": 24})
-  a, b = _params(str(reference), config), _params(str(killed), config)
+  a, b = restore_run(str(reference), config), restore_run(str(killed), config)
   assert int(a.step) == int(b.step) == 24
   for x, y in zip(jax.tree.leaves(jax.device_get(a)), jax.tree.leaves(jax.device_get(b))):
     np.testing.assert_array_equal(x, y)  # bitwise on CPU
@@ -226,7 +216,7 @@ def test_streaming_pipeline_resumes_grain_state_exactly(tmp_path):
   shutil.copytree(tmp_path / "full", tmp_path / "resumed")
   shutil.rmtree(tmp_path / "resumed" / "checkpoints" / "8")
   pretrain(config, str(tmp_path / "resumed"))
-  a, b = _params(str(tmp_path / "full"), config), _params(str(tmp_path / "resumed"), config)
+  a, b = restore_run(str(tmp_path / "full"), config), restore_run(str(tmp_path / "resumed"), config)
   assert int(b.step) == 8
   for x, y in zip(jax.tree.leaves(jax.device_get(a.params)), jax.tree.leaves(jax.device_get(b.params))):
     np.testing.assert_array_equal(x, y)

@@ -31,9 +31,12 @@ def mean_errors(rows: list[dict], probe: str) -> dict:
     if r["probe"] == probe and r.get("mode", "class") == "class":
       grouped[r["task"]][(r.get("stage", "sweep"), r["N"], r["K"], r["n"])].append(r)
   out = {}
+  def train_accuracy(r):
+    return np.nan if r.get("train_accuracy") is None else r["train_accuracy"]
+
   for task, cells in grouped.items():
-    out[task] = {key: (float(np.mean([r["error"] for r in rs])),
-                       float(np.mean([np.nan if r.get("train_accuracy") is None else r["train_accuracy"] for r in rs])), len(rs))
+    out[task] = {key: (float(np.mean([r["error"] for r in rs])), float(np.mean([train_accuracy(r) for r in rs])),
+                       len(rs))
                  for key, rs in cells.items()}
   tasks = list(out)
   keys = set.intersection(*(set(out[t]) for t in tasks)) if tasks else set()
@@ -128,12 +131,23 @@ def summary_table(errors: dict, fits: dict, validation_total: int | None, standa
     row = {"task": task, "N": validation_total, "standard_K": standard_k, "standard_error": at[standard_k][0],
            "best_K": best_k, "best_error": at[best_k][0], "predicted_K": predicted_k,
            "predicted_error": at[predicted_k][0] if predicted_k in at else None,
-           "invariance": fit.get("invariance", {}).get("verdict", "n/a"), "boundary": fit.get("boundary")}
+           "invariance": fit.get("invariance", {}).get("verdict", "n/a"), "boundary": fit.get("boundary"),
+           "measured_interior": measured_interior(cells)}
     if row["predicted_error"] is not None:
       row["gain_vs_standard_points"] = 100 * (row["standard_error"] - row["predicted_error"])
       row["gap_to_best_points"] = 100 * (row["predicted_error"] - row["best_error"])
     rows.append(row)
   return rows
+
+
+def measured_interior(cells: dict) -> bool:
+  """Whether, at every sweep budget, the lowest measured error lies strictly inside the K range."""
+  budgets = {k[1] for k in cells if k[0] == "sweep"}
+  for total in budgets:
+    error_at = {k[2]: v[0] for k, v in cells.items() if k[0] == "sweep" and k[1] == total}
+    if min(error_at, key=error_at.get) in (min(error_at), max(error_at)):
+      return False
+  return bool(budgets)
 
 
 def _fmt(value, spec=".3f"):
@@ -168,14 +182,14 @@ def write_report(workdir: str, probe: str = "ridge", meta: dict | None = None) -
     lines.append(f"- **prediction** (average task, fitted at N={meta.get('sweep_N')}): {prediction.get('message', '')}")
   lines += ["", "## Standard vs grid-searched vs predicted (test error at the validation N, lower is better)", ""]
   if table:
-    lines += ["| task | standard K | err | best K (grid) | err | predicted K | err | predicted − standard (points) "
-              "| invariance | interior optimum at sweep N |", "|---" * 10 + "|"]
+    lines += ["| task | standard K | err | best K (grid) | err | predicted K | err | predicted vs standard "
+              "(accuracy points) | invariance | interior optimum at sweep N (measured / fit) |", "|---" * 10 + "|"]
     for r in table:
-      gain = r.get("gain_vs_standard_points")
+      yes_no = lambda flag: "yes" if flag else "no"
       lines.append(f"| {r['task']} | {r['standard_K']} | {r['standard_error']:.3f} | {r['best_K']} | "
                    f"{r['best_error']:.3f} | {_fmt(r['predicted_K'], 'd')} | {_fmt(r['predicted_error'])} | "
-                   f"{_fmt(None if gain is None else -gain, '+.1f')} | {r['invariance']} | "
-                   f"{'no' if r['boundary'] else 'yes'} |")
+                   f"{_fmt(r.get('gain_vs_standard_points'), '+.1f')} | {r['invariance']} | "
+                   f"{yes_no(r['measured_interior'])} / {yes_no(not r['boundary'])} |")
   else:
     lines.append("(no validation runs in this workdir)")
   lines += ["", "## Fits at the sweep budget", "", "| task | family | α | β | K* at sweep N | grid-best K | interior | "

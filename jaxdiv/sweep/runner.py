@@ -60,6 +60,7 @@ def load_tasks(config) -> dict:
   """Each downstream task's (train images, labels, test images, labels), subsampled with a fixed seed."""
   out = {}
   for task in config.probe.tasks:
+    log.info("downstream task %s (built on first use; the first glyph task also builds the design index)", task)
     splits = []
     for split, limit in (("train", config.probe.max_train), ("test", config.probe.max_test)):
       source = get_source(task, split=split, resolution=config.data.resolution)

@@ -124,11 +124,10 @@ def pretrain(config, workdir: str) -> dict:
   if restored is not None:
     state = restored
     log.info("resuming %s from step %d", workdir, int(state.step))
-  done = os.path.join(workdir, "summary.json")
-  if current_step(state) >= steps and os.path.exists(done):
+  finished = _saved_summary(workdir) if current_step(state) >= steps else None
+  if finished:
     manager.close()
-    with open(done) as f:
-      return json.load(f)
+    return finished
   start = time.perf_counter()
   state, row = run_loop(state, step_fn, num_steps=steps, workdir=workdir, manager=manager,
                         checkpoint_every=config.checkpoint_every, log_every=config.log_every,
@@ -139,9 +138,22 @@ def pretrain(config, workdir: str) -> dict:
                        "train_loss": row.get("loss"), "train_accuracy": row.get("accuracy")}],
              "steps": steps, "pipeline": "stream" if stream else "memory", "devices": mesh.size,
              "seconds_this_session": round(time.perf_counter() - start, 1)}
+  _write_summary(workdir, summary)
+  return summary
+
+
+def _saved_summary(workdir: str) -> dict | None:
+  """The summary a finished run (or stack) left in `workdir`, else None."""
+  path = os.path.join(workdir, "summary.json")
+  if not os.path.exists(path):
+    return None
+  with open(path) as f:
+    return json.load(f)
+
+
+def _write_summary(workdir: str, summary: dict) -> None:
   if jax.process_index() == 0:
     fonts.write_json_atomic(os.path.join(workdir, "summary.json"), summary)
-  return summary
 
 
 def pretrain_runs(config, workdir: str) -> dict:
@@ -158,16 +170,10 @@ def pretrain_runs(config, workdir: str) -> dict:
     check_workdir_config(workdir, config, write=True)
     for chunk in chunks:
       chunk_dir = os.path.join(workdir, f"N{size}_{multi.chunk_name(chunk)}")
-      done = os.path.join(chunk_dir, "summary.json")
-      if os.path.exists(done):
-        with open(done) as f:
-          summaries.append(json.load(f))
-        continue
-      summaries.append(train_stack(config, source, chunk, chunk_dir, strategy)[0])
+      summaries.append(_saved_summary(chunk_dir) or train_stack(config, source, chunk, chunk_dir, strategy)[0])
   runs = [run for s in summaries for run in s["runs"]]
   summary = {"runs": runs, "strategy": strategy, "chunks": [s["workdir"] for s in summaries]}
-  if jax.process_index() == 0:
-    fonts.write_json_atomic(os.path.join(workdir, "summary.json"), summary)
+  _write_summary(workdir, summary)
   return summary
 
 
@@ -220,11 +226,10 @@ def train_stack(config, source, specs, workdir: str, strategy: str):
   fonts.write_json_atomic(os.path.join(workdir, "runs.json"), [s.__dict__ for s in specs])
   manager = checkpoint.open_manager(workdir, config.keep_checkpoints)
   state = checkpoint.restore_latest(manager, program["state"]) or program["state"]
-  done = os.path.join(workdir, "summary.json")
-  if current_step(state) >= program["steps"] and os.path.exists(done):
+  finished = _saved_summary(workdir) if current_step(state) >= program["steps"] else None
+  if finished:
     manager.close()
-    with open(done) as f:
-      return json.load(f), state, program["model"]
+    return finished, state, program["model"]
   jitted, inputs = program["step"], program["inputs"]
   start = time.perf_counter()
   state, row = run_loop(state, lambda s, _: jitted(s, *inputs), num_steps=program["steps"], workdir=workdir,
@@ -238,6 +243,5 @@ def train_stack(config, source, specs, workdir: str, strategy: str):
              "seconds_this_session": round(time.perf_counter() - start, 1),
              "runs": [dict(s.__dict__, train_loss=loss, train_accuracy=acc, workdir=workdir, index=i)
                       for i, (s, loss, acc) in enumerate(zip(specs, losses, accuracies))]}
-  if jax.process_index() == 0:
-    fonts.write_json_atomic(os.path.join(workdir, "summary.json"), summary)
+  _write_summary(workdir, summary)
   return summary, state, program["model"]
