@@ -81,6 +81,8 @@ def _logging():
   logging.basicConfig(level=logging.INFO, format="%(levelname)s %(message)s", force=True)
   for name in ("absl", "jax._src.xla_bridge", "orbax", "tensorflow_datasets"):
     logging.getLogger(name).setLevel(logging.WARNING)
+  # TFDS warns on every load of a builder config it was given (our resolution configs); not actionable.
+  logging.getLogger("absl").addFilter(lambda record: "Using custom data configuration" not in record.getMessage())
 
 
 def run_study(config, workdir: str, description: str) -> dict:

@@ -122,11 +122,16 @@ def run_sweep(config, workdir: str, specs: list[multi.RunSpec] | None = None, st
   groups: dict[int, list[multi.RunSpec]] = {}
   for spec in todo:
     groups.setdefault(spec.num_classes * spec.per_class, []).append(spec)
-  for total, group in sorted(groups.items()):
-    for chunk in plan_chunks(config, source, group, strategy):
+  chunks = [(total, chunk) for total, group in sorted(groups.items())
+            for chunk in plan_chunks(config, source, group, strategy)]
+  from tqdm.auto import tqdm
+  with tqdm(total=len(specs), initial=len(specs) - len(todo), desc=f"{stage} runs", unit="run",
+            disable=not config.progress) as runs_bar:
+    for total, chunk in chunks:
       chunk_dir = os.path.join(workdir, "runs", f"{stage}_N{total}_{multi.chunk_name(chunk)}")
       summary, state, model = train_stack(config, source, chunk, chunk_dir, strategy)
       append_rows(workdir, probe_stack(config, model, state, chunk, summary, tasks, strategy, stage))
+      runs_bar.update(len(chunk))
   return read_rows(workdir)
 
 
