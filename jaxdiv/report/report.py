@@ -24,6 +24,15 @@ def _error_model(params: dict, K, n):
   return params["A"] * K ** -params["alpha"] + params["B"] * n ** -params["beta"] + params["C"]
 
 
+def _train_accuracy(row: dict) -> float:
+  """A run's last train accuracy; nan when unknown (0.0 is a real value, not a missing one)."""
+  return np.nan if row.get("train_accuracy") is None else row["train_accuracy"]
+
+
+def _yes_no(flag) -> str:
+  return "yes" if flag else "no"
+
+
 def mean_errors(rows: list[dict], probe: str) -> dict:
   """{task: {(stage, N, K, n): (mean error, mean train accuracy, seeds)}} over seeds, plus the average task."""
   grouped = defaultdict(lambda: defaultdict(list))
@@ -31,11 +40,8 @@ def mean_errors(rows: list[dict], probe: str) -> dict:
     if r["probe"] == probe and r.get("mode", "class") == "class":
       grouped[r["task"]][(r.get("stage", "sweep"), r["N"], r["K"], r["n"])].append(r)
   out = {}
-  def train_accuracy(r):
-    return np.nan if r.get("train_accuracy") is None else r["train_accuracy"]
-
   for task, cells in grouped.items():
-    out[task] = {key: (float(np.mean([r["error"] for r in rs])), float(np.mean([train_accuracy(r) for r in rs])),
+    out[task] = {key: (float(np.mean([r["error"] for r in rs])), float(np.mean([_train_accuracy(r) for r in rs])),
                        len(rs))
                  for key, rs in cells.items()}
   tasks = list(out)
@@ -185,11 +191,10 @@ def write_report(workdir: str, probe: str = "ridge", meta: dict | None = None) -
     lines += ["| task | standard K | err | best K (grid) | err | predicted K | err | predicted vs standard "
               "(accuracy points) | invariance | interior optimum at sweep N (measured / fit) |", "|---" * 10 + "|"]
     for r in table:
-      yes_no = lambda flag: "yes" if flag else "no"
       lines.append(f"| {r['task']} | {r['standard_K']} | {r['standard_error']:.3f} | {r['best_K']} | "
                    f"{r['best_error']:.3f} | {_fmt(r['predicted_K'], 'd')} | {_fmt(r['predicted_error'])} | "
                    f"{_fmt(r.get('gain_vs_standard_points'), '+.1f')} | {r['invariance']} | "
-                   f"{yes_no(r['measured_interior'])} / {yes_no(not r['boundary'])} |")
+                   f"{_yes_no(r['measured_interior'])} / {_yes_no(not r['boundary'])} |")
   else:
     lines.append("(no validation runs in this workdir)")
   lines += ["", "## Fits at the sweep budget", "", "| task | family | α | β | K* at sweep N | grid-best K | interior | "
