@@ -163,6 +163,17 @@ def _designs_for_chunk(args):
   return [distinct_designs(faces, chr(c)) for c in codes]
 
 
+def fork_map(fn, items: list, workers: int) -> list:
+  """`Pool.map` over forked workers that only render or read files and never touch JAX; JAX's
+  "os.fork() was called" warning (about JAX's own threads in the child) is silenced for that reason."""
+  import multiprocessing
+  import warnings
+  with warnings.catch_warnings():
+    warnings.filterwarnings("ignore", message=r"os\.fork\(\) was called", category=RuntimeWarning)
+    with multiprocessing.get_context("fork").Pool(workers) as pool:
+      return pool.map(fn, items)
+
+
 def build_design_index(faces: Sequence[Face], codepoints: Sequence[int], workers: int = 0
                        ) -> dict[int, list[int]]:
   """Map each code point to its distinct-design face indices (slow: renders every face)."""
@@ -173,9 +184,7 @@ def build_design_index(faces: Sequence[Face], codepoints: Sequence[int], workers
     results = [_designs_for_chunk((faces, codes))]
     chunks = [codes]
   else:
-    import multiprocessing  # fork: children only render with FreeType, never touch JAX
-    with multiprocessing.get_context("fork").Pool(workers) as pool:
-      results = pool.map(_designs_for_chunk, [(list(faces), c) for c in chunks])
+    results = fork_map(_designs_for_chunk, [(list(faces), c) for c in chunks], workers)
   index = {}
   for chunk, designs in zip(chunks, results):
     index.update(zip(chunk, designs))

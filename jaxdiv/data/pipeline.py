@@ -99,9 +99,7 @@ def materialise(source, indices, *, cache_dir: str | None = None, chunk: int = 1
       return np.load(path)
   chunks = [indices[i:i + chunk] for i in range(0, len(indices), chunk)]
   if workers > 1 and len(chunks) > 1:
-    import multiprocessing  # fork: the children only read or render, never touch JAX
-    with multiprocessing.get_context("fork").Pool(workers) as pool:
-      parts = pool.map(_read_chunk, [(source, c) for c in chunks])
+    parts = fonts.fork_map(_read_chunk, [(source, c) for c in chunks], workers)
   else:
     parts = [_read_chunk((source, c)) for c in chunks]
   images = np.concatenate(parts) if parts else np.zeros((0, *source.image_shape), np.uint8)
