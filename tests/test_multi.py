@@ -79,3 +79,14 @@ def test_stack_shares_one_pool_and_chunk_size_follows_memory():
   assert multi.chunk_size(16, run_bytes=100, budget_bytes=450) == 4
   assert multi.chunk_size(16, run_bytes=100, budget_bytes=10_000, cap=6) == 6
   assert multi.chunk_size(16, run_bytes=10_000, budget_bytes=10) == 1
+
+
+def test_memory_estimate_from_abstract_shapes_plans_the_chunks(monkeypatch):
+  from jaxdiv.train.pretrain import _one_run_bytes, build_source, plan_chunks
+  config = tiny_train_config()
+  source = build_source(config)
+  specs = [multi.RunSpec(4, 8, 0), multi.RunSpec(8, 4, 1), multi.RunSpec(4, 8, 2)]
+  run_bytes = _one_run_bytes(config, source, specs)
+  assert 0 < run_bytes < _one_run_bytes(tiny_train_config(**{"train.batch_size": 32}), source, specs)
+  monkeypatch.setattr(multi, "_memory_budget_bytes", lambda: 2 * run_bytes)
+  assert [len(chunk) for chunk in plan_chunks(config, source, specs, "unroll")] == [2, 1]

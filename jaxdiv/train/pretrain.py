@@ -206,17 +206,23 @@ def _stack_program(config, source, specs, strategy):
 def plan_chunks(config, source, specs, strategy) -> list[list[multi.RunSpec]]:
   """Split runs into chunks that fit memory: the config cap, else XLA's estimate for one run."""
   cap = config.multi.max_runs_per_chunk
-  if cap or len(specs) == 1:
-    size = cap or 1
-  else:
-    program = _stack_program(config, source, specs[:1], strategy)
-    single = jax.jit(functools.partial(multi.memory_step, batch_size=config.train.batch_size,
-                                       **multi.step_kwargs(config, program["model"], program["optimizer"])))
-    one = jax.tree.map(lambda x: x[0], program["state"])
-    pool, positions, labels, num_classes = program["inputs"]
-    run_bytes = multi.per_run_bytes(single, one, pool, positions[0], labels[0], num_classes[0])
-    size = multi.chunk_size(len(specs), run_bytes)
+  size = (cap or 1) if cap or len(specs) == 1 else multi.chunk_size(len(specs), _one_run_bytes(config, source, specs))
   return [specs[i:i + size] for i in range(0, len(specs), size)]
+
+
+def _one_run_bytes(config, source, specs) -> int:
+  """XLA's memory estimate for one run of a stack (same N, head padded to the largest K), compiled from
+  abstract shapes: nothing is drawn, rendered or initialised before the stack itself is built."""
+  num_examples = specs[0].num_classes * specs[0].per_class
+  model = build_model(config, max(s.num_classes for s in specs))
+  optimizer = make_optimizer(config.train, total_steps(config.train, num_examples))
+  state = jax.eval_shape(functools.partial(create_state, model, optimizer, image_shape=source.image_shape),
+                         jax.random.key(0))
+  examples = jax.ShapeDtypeStruct((num_examples,), np.int32)
+  pool = jax.ShapeDtypeStruct((num_examples, *source.image_shape), np.uint8)
+  single = jax.jit(functools.partial(multi.memory_step, batch_size=config.train.batch_size,
+                                     **multi.step_kwargs(config, model, optimizer)))
+  return multi.per_run_bytes(single, state, pool, examples, examples, jax.ShapeDtypeStruct((), np.int32))
 
 
 def train_stack(config, source, specs, workdir: str, strategy: str):
