@@ -145,15 +145,20 @@ def build_parser() -> argparse.ArgumentParser:
   return parser
 
 
-def run_pretrain(spec: str, workdir: str, overrides: list[str], distributed: bool) -> dict:
+def _config(spec: str, overrides: list[str], distributed: bool):
+  """The config file `path[:arg]` with `--config.x=y` overrides; joins the pod first when `distributed`."""
   import jax
 
-  from jaxdiv.train import apply_overrides, load_config, pretrain
-  _logging()
+  from jaxdiv.train import apply_overrides, load_config
   if distributed:
     jax.distributed.initialize()
-  config = apply_overrides(load_config(spec), overrides)
-  return pretrain(config, workdir)
+  return apply_overrides(load_config(spec), overrides)
+
+
+def run_pretrain(spec: str, workdir: str, overrides: list[str], distributed: bool) -> dict:
+  from jaxdiv.train import pretrain
+  _logging()
+  return pretrain(_config(spec, overrides, distributed), workdir)
 
 
 def main(argv=None) -> int:
@@ -174,12 +179,7 @@ def main(argv=None) -> int:
         from jaxdiv.sweep.demo_config import demo_config
         config, what = demo_config(args.quick), "demo" + (" (quick)" if args.quick else "")
       else:
-        import jax
-
-        from jaxdiv.train import apply_overrides, load_config
-        if args.distributed:
-          jax.distributed.initialize()
-        config, what = apply_overrides(load_config(args.config), extra), args.config
+        config, what = _config(args.config, extra, args.distributed), args.config
       summary = run_study(config, args.workdir, what)
       prediction = summary.get("prediction") or {}
       print(f"{what}: done in {summary['seconds']:.0f} s. {prediction.get('message', '')}\n"

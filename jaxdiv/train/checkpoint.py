@@ -6,9 +6,9 @@ import logging
 import os
 
 import grain
-import jax
-import numpy as np
 import orbax.checkpoint as ocp
+
+from jaxdiv.train.state import current_step
 
 log = logging.getLogger("jaxdiv")
 
@@ -28,8 +28,7 @@ def save(manager: ocp.CheckpointManager, state, data_iterator=None) -> None:
   items = {"state": ocp.args.StandardSave(state)}
   if data_iterator is not None:
     items["data"] = grain.checkpoint.CheckpointSave(data_iterator)
-  step = int(np.max(jax.device_get(state.step)))  # A stack's runs step together.
-  manager.save(step, args=ocp.args.Composite(**items), force=True)
+  manager.save(current_step(state), args=ocp.args.Composite(**items), force=True)
 
 
 def restore_latest(manager: ocp.CheckpointManager, abstract_state, data_iterator=None):

@@ -16,6 +16,7 @@ import numpy as np
 
 from jaxdiv.data.fonts import write_text_atomic
 from jaxdiv.train import checkpoint
+from jaxdiv.train.state import current_step
 
 log = logging.getLogger("jaxdiv")
 
@@ -43,11 +44,6 @@ def sigterm_flag():
     yield flag
   finally:
     signal.signal(signal.SIGTERM, previous)
-
-
-def current_step(state) -> int:
-  """The step of a run, or of a stack (whose runs always step together)."""
-  return int(np.max(jax.device_get(state.step)))
 
 
 @jax.jit

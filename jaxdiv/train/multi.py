@@ -94,6 +94,11 @@ def default_strategy(backend: str | None = None) -> str:
   return "unroll" if (backend or jax.default_backend()) == "cpu" else "vmap"
 
 
+def resolve_strategy(config) -> str:
+  """`multi.strategy`, with "auto" replaced by the backend's default."""
+  return config.multi.strategy if config.multi.strategy != "auto" else default_strategy()
+
+
 def over_runs(fn, strategy: str, spmd_axis_name: str | None = None):
   """`fn` applied to each run's slice of stacked arguments (leading axis), stacked back, by `strategy`:
   vmap batches runs into every op; map loops over them; unroll traces one copy of `fn` per run."""

@@ -17,8 +17,8 @@ from jaxdiv.data.pipeline import draw_subset, materialise, streaming_dataset, to
 from jaxdiv.models import ResNet18
 from jaxdiv.train import checkpoint, multi
 from jaxdiv.train.config import incompatible_fields, to_dict, validate
-from jaxdiv.train.loop import current_step, run_loop
-from jaxdiv.train.state import create_state, make_optimizer, total_steps
+from jaxdiv.train.loop import run_loop
+from jaxdiv.train.state import create_state, current_step, make_optimizer, total_steps
 from jaxdiv.train.step import jit_memory_step, jit_stream_step
 
 log = logging.getLogger("jaxdiv")
@@ -159,18 +159,13 @@ def _write_summary(workdir: str, summary: dict) -> None:
 def pretrain_runs(config, workdir: str) -> dict:
   """The config's runs, grouped by N into stacks, each stack chunked to fit memory, each chunk resumable."""
   source = build_source(config)
-  specs = multi.run_specs(config)
-  strategy = config.multi.strategy if config.multi.strategy != "auto" else multi.default_strategy()
-  groups: dict[int, list[multi.RunSpec]] = {}
-  for spec in specs:
-    groups.setdefault(spec.num_classes * spec.per_class, []).append(spec)
+  strategy = multi.resolve_strategy(config)
+  stacks = plan_stacks(config, source, multi.run_specs(config), strategy)
+  check_workdir_config(workdir, config, write=True)
   summaries = []
-  for size, group in sorted(groups.items()):
-    chunks = plan_chunks(config, source, group, strategy)
-    check_workdir_config(workdir, config, write=True)
-    for chunk in chunks:
-      chunk_dir = os.path.join(workdir, f"N{size}_{multi.chunk_name(chunk)}")
-      summaries.append(_saved_summary(chunk_dir) or train_stack(config, source, chunk, chunk_dir, strategy)[0])
+  for size, chunk in stacks:
+    chunk_dir = os.path.join(workdir, f"N{size}_{multi.chunk_name(chunk)}")
+    summaries.append(_saved_summary(chunk_dir) or train_stack(config, source, chunk, chunk_dir, strategy)[0])
   runs = [run for s in summaries for run in s["runs"]]
   summary = {"runs": runs, "strategy": strategy, "chunks": [s["workdir"] for s in summaries]}
   _write_summary(workdir, summary)
@@ -208,6 +203,15 @@ def plan_chunks(config, source, specs, strategy) -> list[list[multi.RunSpec]]:
   cap = config.multi.max_runs_per_chunk
   size = (cap or 1) if cap or len(specs) == 1 else multi.chunk_size(len(specs), _one_run_bytes(config, source, specs))
   return [specs[i:i + size] for i in range(0, len(specs), size)]
+
+
+def plan_stacks(config, source, specs, strategy) -> list[tuple[int, list[multi.RunSpec]]]:
+  """(N, chunk) pairs: runs grouped by budget N (a stack shares N), each group chunked to fit memory."""
+  groups: dict[int, list[multi.RunSpec]] = {}
+  for spec in specs:
+    groups.setdefault(spec.num_classes * spec.per_class, []).append(spec)
+  return [(total, chunk) for total, group in sorted(groups.items())
+          for chunk in plan_chunks(config, source, group, strategy)]
 
 
 def _one_run_bytes(config, source, specs) -> int:

@@ -7,6 +7,7 @@ import math
 import flax.struct
 import jax
 import jax.numpy as jnp
+import numpy as np
 import optax
 
 
@@ -64,3 +65,8 @@ def create_state(model, optimizer: optax.GradientTransformation, key: jax.Array,
   params = variables["params"]
   return TrainState(step=jnp.zeros((), jnp.int32), params=params, batch_stats=variables["batch_stats"],
                     opt_state=optimizer.init(params), key=jax.random.key_data(run_key))
+
+
+def current_step(state) -> int:
+  """The step of a run, or of a stack (whose runs always step together)."""
+  return int(np.max(jax.device_get(state.step)))
