@@ -16,7 +16,8 @@ from jaxdiv.bound.study import fit_study
 from jaxdiv.report import write_report
 from jaxdiv.report.report import mean_errors, measured_interior
 from jaxdiv.sweep import grid
-from jaxdiv.sweep.runner import append_rows, finished_runs, read_rows
+from jaxdiv.sweep.results import append_rows, read_rows
+from jaxdiv.sweep.runner import finished_runs
 from jaxdiv.train import base_config
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))

@@ -149,6 +149,12 @@ def fit_error_model(K, n, err, *, family: str = "shared", weights=None, f_scale:
 # --- Solving for the optimum -----------------------------------------------------------------------
 
 
+def error_at(params: dict, K, n) -> np.ndarray:
+  """The fitted surface A·K^-α + B·n^-β + C from a params dict (as `Fit.params` and fit.json hold it)."""
+  K, n = np.asarray(K, float), np.asarray(n, float)
+  return params["A"] * K ** -params["alpha"] + params["B"] * n ** -params["beta"] + params["C"]
+
+
 def optimal_k(params: dict, total: float) -> float:
   """argmin over K of err(K, N/K): K* = (αA·N^β / (βB))^(1/(α+β)) (shared α: K* = sqrt(r*·N))."""
   A, B, alpha, beta = params["A"], params["B"], params["alpha"], params["beta"]

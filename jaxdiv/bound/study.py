@@ -11,6 +11,7 @@ import numpy as np
 
 from jaxdiv.bound.analysis import analyse, predict_split
 from jaxdiv.data.fonts import write_json_atomic
+from jaxdiv.sweep.results import read_rows, results_path
 
 AVERAGE = "average"
 
@@ -19,21 +20,17 @@ def read_results(workdir: str, probe: str = "ridge", stage: str | None = "sweep"
                  ) -> dict[str, list[dict]]:
   """Rows per task for one probe; by default only the sweep's class-labelled runs (validation runs at a
   larger N and clustering runs are not what the bound model is fitted to)."""
-  path = os.path.join(workdir, "results.jsonl")
+  path = results_path(workdir)
   if not os.path.exists(path):
     raise FileNotFoundError(f"{path} not found: run `jaxdiv sweep` into this workdir first")
   by_task = defaultdict(list)
-  with open(path) as f:
-    for line in f:
-      if not line.strip():
-        continue
-      row = json.loads(line)
-      if row.get("probe", probe) != probe or row.get("mode", "class") != mode:
-        continue
-      if stage is not None and row.get("stage", "sweep") != stage:
-        continue
-      row["error"] = row["error"] if "error" in row else 1.0 - row["accuracy"]
-      by_task[row["task"]].append(row)
+  for row in read_rows(workdir):
+    if row.get("probe", probe) != probe or row.get("mode", "class") != mode:
+      continue
+    if stage is not None and row.get("stage", "sweep") != stage:
+      continue
+    row["error"] = row["error"] if "error" in row else 1.0 - row["accuracy"]
+    by_task[row["task"]].append(row)
   if not by_task:
     raise ValueError(f"{path} has no rows for probe {probe!r}")
   # The average task: mean error over tasks at each (K, n, seed).

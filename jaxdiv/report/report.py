@@ -14,14 +14,10 @@ from collections import defaultdict
 
 import numpy as np
 
+from jaxdiv.bound.model import error_at
 from jaxdiv.bound.study import AVERAGE
 from jaxdiv.data.fonts import write_json_atomic, write_text_atomic
-from jaxdiv.sweep.runner import read_rows
-
-
-def _error_model(params: dict, K, n):
-  K, n = np.asarray(K, float), np.asarray(n, float)
-  return params["A"] * K ** -params["alpha"] + params["B"] * n ** -params["beta"] + params["C"]
+from jaxdiv.sweep.results import read_rows
 
 
 def _train_accuracy(row: dict) -> float:
@@ -103,10 +99,10 @@ def ucurve_figure(task: str, cells: dict, fit: dict | None, path: str) -> str:
       fitted_at = sorted(m["N"] for m in fit.get("measured", []))
       fitted = total in fitted_at or not fitted_at
       ks = np.geomspace(max(1.0, K.min() / 2), min(total, K.max() * 2), 100)
-      ax.plot(np.log10(ks * ks / total), _error_model(fit["params"], ks, total / ks), "-" if fitted else "--",
+      ax.plot(np.log10(ks * ks / total), error_at(fit["params"], ks, total / ks), "-" if fitted else "--",
               color=colour, label=f"N={total} fit ({fit['family']})" if fitted else
               f"N={total} extrapolated from N={','.join(map(str, fitted_at))}")
-      boot = np.array([_error_model(p, ks, total / ks) for p in fit.get("bootstrap_params", [])])
+      boot = np.array([error_at(p, ks, total / ks) for p in fit.get("bootstrap_params", [])])
       if len(boot):
         lo, hi = np.percentile(boot, [2.5, 97.5], axis=0)
         ax.fill_between(np.log10(ks * ks / total), lo, hi, color=colour, alpha=0.2)

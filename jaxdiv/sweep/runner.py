@@ -16,33 +16,16 @@ import jax
 import numpy as np
 
 from jaxdiv.data import get_source
-from jaxdiv.data.fonts import write_text_atomic
+from jaxdiv.data.fonts import write_json_atomic
 from jaxdiv.probe.features import extract_features
 from jaxdiv.probe.logistic import logistic_probe
 from jaxdiv.probe.ridge import ridge_probe_runs
 from jaxdiv.sweep import grid
+from jaxdiv.sweep.results import append_rows, read_rows
 from jaxdiv.train import multi
-from jaxdiv.train.pretrain import build_source, check_workdir_config, plan_chunks, train_stack
+from jaxdiv.train.pretrain import build_source, check_workdir_config, plan_stacks, train_stack
 
 log = logging.getLogger("jaxdiv")
-RESULTS = "results.jsonl"
-
-
-def read_rows(workdir: str) -> list[dict]:
-  path = os.path.join(workdir, RESULTS)
-  if not os.path.exists(path):
-    return []
-  with open(path) as f:
-    return [json.loads(line) for line in f if line.strip()]
-
-
-def append_rows(workdir: str, rows: list[dict]) -> None:
-  """Rewrite the table with the new rows through a temporary file, so a kill never leaves half a table."""
-  path = os.path.join(workdir, RESULTS)
-  existing = open(path).read() if os.path.exists(path) else ""
-  write_text_atomic(path, existing + "".join(json.dumps(r) + "\n" for r in rows))
-
-
 def _run_key(spec: multi.RunSpec, stage: str) -> tuple:
   return (spec.mode, spec.num_classes, spec.per_class, spec.seed, stage)
 
@@ -118,12 +101,8 @@ def run_sweep(config, workdir: str, specs: list[multi.RunSpec] | None = None, st
   if not todo:
     return read_rows(workdir)
   tasks = tasks if tasks is not None else load_tasks(config)
-  strategy = config.multi.strategy if config.multi.strategy != "auto" else multi.default_strategy()
-  groups: dict[int, list[multi.RunSpec]] = {}
-  for spec in todo:
-    groups.setdefault(spec.num_classes * spec.per_class, []).append(spec)
-  chunks = [(total, chunk) for total, group in sorted(groups.items())
-            for chunk in plan_chunks(config, source, group, strategy)]
+  strategy = multi.resolve_strategy(config)
+  chunks = plan_stacks(config, source, todo, strategy)
   from tqdm.auto import tqdm
   with tqdm(total=len(specs), initial=len(specs) - len(todo), desc=f"{stage} runs", unit="run",
             disable=not config.progress) as runs_bar:
@@ -159,7 +138,7 @@ def probe_workdir(workdir: str, tasks: list[str] | None = None, kinds: list[str]
     config.probe.kinds = list(kinds)
   source = build_source(config)
   task_data = load_tasks(config)
-  strategy = config.multi.strategy if config.multi.strategy != "auto" else multi.default_strategy()
+  strategy = multi.resolve_strategy(config)
   rows = []
   if config.runs:
     specs = multi.run_specs(config)
@@ -184,6 +163,5 @@ def probe_workdir(workdir: str, tasks: list[str] | None = None, kinds: list[str]
     with open(os.path.join(workdir, "summary.json")) as f:
       summary = json.load(f)
     rows = probe_stack(config, model, stacked, specs, summary, task_data, "vmap", "probe")
-  from jaxdiv.data.fonts import write_json_atomic
   write_json_atomic(os.path.join(workdir, "probe.json"), rows)
   return rows
