@@ -62,7 +62,7 @@ def restore_run(workdir, config, num_classes=None, stacked=0):
   import jax
   import numpy as np
 
-  from jaxdiv.train.checkpoint import open_manager, restore_latest
+  from jaxdiv.train.checkpoint import restore_workdir
   from jaxdiv.train.pretrain import build_model
   from jaxdiv.train.state import create_state, make_optimizer
   model = build_model(config, num_classes or config.data.num_classes)
@@ -70,8 +70,4 @@ def restore_run(workdir, config, num_classes=None, stacked=0):
                         (config.data.resolution, config.data.resolution, 1))
   if stacked:
     target = jax.tree.map(lambda x: np.stack([x] * stacked), target)
-  manager = open_manager(workdir, 2)
-  try:
-    return jax.device_get(restore_latest(manager, target))
-  finally:
-    manager.close()
+  return jax.device_get(restore_workdir(workdir, target))

@@ -154,9 +154,7 @@ def probe_workdir(workdir: str, tasks: list[str] | None = None, kinds: list[str]
     model = build_model(config, config.data.num_classes)
     steps = total_steps(config.train, config.data.num_classes * config.data.per_class)
     target = create_state(model, make_optimizer(config.train, steps), jax.random.key(0), source.image_shape)
-    manager = checkpoint.open_manager(workdir, config.keep_checkpoints)
-    state = checkpoint.restore_latest(manager, target)
-    manager.close()
+    state = checkpoint.restore_workdir(workdir, target, config.keep_checkpoints)
     if state is None:
       raise FileNotFoundError(f"{workdir} has no checkpoint yet: run `jaxdiv pretrain` into it first")
     stacked = jax.tree.map(lambda x: x[None], state)

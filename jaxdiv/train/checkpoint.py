@@ -59,3 +59,12 @@ def restore_latest(manager: ocp.CheckpointManager, abstract_state, data_iterator
         f"no readable checkpoint in {manager.directory}:\n  " + "\n  ".join(errors) +
         "\nIf the config changed, use a new --workdir; to start over, delete that checkpoints folder.")
   return None
+
+
+def restore_workdir(workdir: str, abstract_state, keep: int = 2):
+  """`restore_latest` of a finished or interrupted run's workdir, for reading it (probes, tests)."""
+  manager = open_manager(workdir, keep)
+  try:
+    return restore_latest(manager, abstract_state)
+  finally:
+    manager.close()
