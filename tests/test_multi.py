@@ -12,12 +12,17 @@ from jaxdiv.train import multi, pretrain
 
 RUNS = [{"num_classes": 4, "per_class": 8, "seed": 0}, {"num_classes": 8, "per_class": 4, "seed": 1},
         {"num_classes": 4, "per_class": 8, "seed": 2}, {"num_classes": 8, "per_class": 4, "seed": 3}]
+# The runs alone train on one device and the stacks data-parallel over 8, so float reduction order
+# differs. With each block's last BN scale at 1 (the default) 20 steps of this tiny net amplify that
+# rounding to ~1e-2 even on one unpadded run (on one device the stack still matches alone to 1e-7);
+# zero-initialised scales keep the trajectory well-conditioned, so 1e-5 tests the stacking algebra.
+WELL_CONDITIONED = {"model.zero_init_last_scale": True}
 
 
 def _alone(tmp_path_factory, run):
   workdir = str(tmp_path_factory.mktemp(f"alone{run['seed']}"))
   config = tiny_train_config(**{"train.steps": 20, "data.num_classes": run["num_classes"],
-                                "data.per_class": run["per_class"], "seed": run["seed"]})
+                                "data.per_class": run["per_class"], "seed": run["seed"], **WELL_CONDITIONED})
   pretrain(config, workdir)
   return restore_run(workdir, config, run["num_classes"])
 
@@ -44,7 +49,7 @@ def _assert_matches(alone, stacked, index, num_classes):
                                                pytest.param("map", 4, marks=pytest.mark.slow)])
 def test_stacked_runs_equal_runs_trained_alone(tmp_path, alone_runs, strategy, mesh_runs):
   config = tiny_train_config(**{"train.steps": 20, "multi.strategy": strategy, "mesh.runs": mesh_runs,
-                                "mesh.data": 8 // mesh_runs, "multi.max_runs_per_chunk": 4})
+                                "mesh.data": 8 // mesh_runs, "multi.max_runs_per_chunk": 4, **WELL_CONDITIONED})
   config.runs = RUNS
   summary = pretrain(config, str(tmp_path))
   assert [r["num_classes"] for r in summary["runs"]] == [4, 8, 4, 8]

@@ -23,17 +23,24 @@ def base_config() -> ml_collections.ConfigDict:
   config.data = dict(source="glyphs", split="train", resolution=32, num_classes=100, per_class=20, glyph_range="",
                      subset_seed=-1, pipeline="auto", memory_limit_examples=200_000, max_shift=2, flip=False,
                      prefetch_threads=2, materialise_workers=2)
-  config.model = dict(name="resnet18", stem="small", width=64, dtype="float32", zero_init_last_scale=True)
-  config.train = dict(batch_size=128, epochs=30.0, steps=0, optimizer="sgd", learning_rate=0.05,
+  # zero_init_last_scale=False: with the zero-initialised head (which the padded-head equivalence of stacked
+  # runs needs), also zeroing each block's last BN scale left K = 250, n = 8 at train accuracy 0.02 after
+  # 400 steps against 0.11 without it (bench/init_settings.py, bench/results/init_settings_cpu.txt).
+  config.model = dict(name="resnet18", stem="small", width=64, dtype="float32", zero_init_last_scale=False)
+  # Steps per run: `steps` if set, else max(ceil(epochs·N/batch_size), min_steps) from the run's own N.
+  config.train = dict(batch_size=128, epochs=30.0, steps=0, min_steps=0, optimizer="sgd", learning_rate=0.05,
                       momentum=0.9, nesterov=True, adam_b2=0.999, weight_decay=5e-4, warmup_fraction=0.05,
                       label_smoothing=0.0)
   config.runs = []          # Optional list of dicts (num_classes, per_class, seed) trained as one stack.
   config.multi = dict(strategy="auto", max_runs_per_chunk=0)
   config.mesh = dict(runs=0, data=0)  # 0: decide from the device count.
   # The study (jaxdiv sweep / demo): a grid at the sweep budgets, a fit, and validation at a larger N.
+  # gate: retrain the smallest, best and largest K of each gated budget at 2x steps (gate_budgets empty:
+  # every sweep budget). cluster: the k-means contrast runs at cluster_budgets (empty: every budget).
   config.sweep = dict(grid="anti_diagonal", budgets=[2000], points=6, k_min=2, k_max=1_000_000, n_min=2,
-                      n_max=1_000_000, seeds=[0], cluster=False, standard_classes=1000, validation_budget=0,
-                      validation_spread=3.0, replicates=200)
+                      n_max=1_000_000, seeds=[0], cluster=False, cluster_budgets=[], gate=True, gate_budgets=[],
+                      baselines=True, standard_classes=1000, validation_budget=0, validation_spread=3.0,
+                      replicates=200)
   config.probe = dict(tasks=["jaxdiv_han_heldout", "jaxdiv_latin_letters", "jaxdiv_greek_cyrillic",
                              "jaxdiv_hangul", "jaxdiv_fashion_mnist", "jaxdiv_digits"],
                       kinds=["ridge"], max_train=2000, max_test=1000, seed=0, batch_size=500)
