@@ -8,14 +8,19 @@ Then, on any host (TPU VMs read the prepared array_record files from a shared di
   jaxdiv pretrain --config configs/imagenet_resnet18.py:K=100,n=500 --workdir gs://bucket/runs/k100
   (on a pod: the same command on every worker, with --distributed)
 
-Recipe (the standard ResNet-18 one, scaled to N): SGD + Nesterov 0.9, peak LR 0.1·B/256, 5% linear
-warm-up, cosine to zero, weight decay 1e-4 (5e-4 below N = 50K, where it overfits otherwise), label
-smoothing 0.1, flips and ±16 px shifts on 224 px centre-resized images. The budget is 90 epochs at the
-full 1.28M images and grows as N shrinks (at least 30K steps of 256 for N <= 100K), so small subsets
-are not under-trained; override with --config.train.steps.
+Recipe (the standard ResNet-18 one, with a step budget per run from its own N): SGD + Nesterov 0.9,
+peak LR 0.1·B/256, 5% linear warm-up, cosine to zero, weight decay 5e-4 (the small-data value: every run
+of the study has N <= 100K), label smoothing 0.1, flips and ±16 px shifts on 224 px centre-resized images.
+Steps per run = max(ceil(90·N/B), 2000): 90 epochs where that is enough, and at least 2,000 steps of
+1,024 images (2M images, ~400 epochs at N = 5K) so a small subset still learns its task. Every K at one
+N gets the same steps; N = 50K gets 4,395 and N = 100K 8,790. `jaxdiv sweep --config
+configs/imagenet_resnet18.py --plan` lists every run with its steps. Override with --config.train.epochs,
+--config.train.min_steps, or a fixed --config.train.steps.
 
 As a study (`jaxdiv sweep --config configs/imagenet_resnet18.py --workdir gs://.../study`): the
-anti-diagonal at N = 5K, fit, predict and validate at N = 50K (rerun with
+anti-diagonals at N = 5K and 20K (two budgets, so the N-invariance of K/n is tested rather than
+assumed), the convergence gate (smallest, best and largest K at 2x steps), fit, predict and validate at
+N = 50K (rerun with
 --config.sweep.validation_budget=100000 into the same workdir for 100K: finished runs are kept), with
 ridge probes on six standard transfer sets prepared as array_record: cifar10, cifar100, caltech101,
 dtd, oxford_flowers102, oxford_iiit_pet.
@@ -41,11 +46,11 @@ def get_config(arg=None):
   config.train.batch_size = int(args.get("batch", 1024))
   config.train.learning_rate = 0.1 * config.train.batch_size / 256
   config.train.label_smoothing = 0.1
-  num_examples = config.data.num_classes * config.data.per_class
-  config.train.weight_decay = 1e-4 if num_examples >= 50_000 else 5e-4
-  images_seen = max(90 * 1_281_167 * min(1.0, num_examples / 1_281_167) ** 0.5, 30_000 * 256)
-  config.train.steps = int(images_seen // config.train.batch_size)
-  config.sweep.budgets = [5000]
+  config.train.weight_decay = 5e-4
+  config.train.epochs = 90.0
+  config.train.min_steps = int(args.get("min_steps", 2000))
+  config.train.steps = 0
+  config.sweep.budgets = [5000, 20000]
   config.sweep.points = 6
   config.sweep.k_min, config.sweep.k_max, config.sweep.n_min = 5, 1000, 5
   config.sweep.standard_classes = 1000

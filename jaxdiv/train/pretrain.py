@@ -172,11 +172,12 @@ def pretrain_runs(config, workdir: str) -> dict:
   return summary
 
 
-def _stack_program(config, source, specs, strategy):
-  """Everything a stack needs to step: model, optimiser, mesh, sharded inputs, fresh state, jitted step."""
+def _stack_program(config, source, specs, strategy, steps_scale: float = 1.0):
+  """Everything a stack needs to step: model, optimiser, mesh, sharded inputs, fresh state, jitted step.
+  `steps_scale` multiplies the run's budget (the convergence gate trains at 2x)."""
   stack = multi.draw_stack(source, specs, config.data.subset_seed)
   num_examples = stack.positions.shape[1]
-  steps = total_steps(config.train, num_examples)
+  steps = max(1, int(round(steps_scale * total_steps(config.train, num_examples))))
   if config.train.batch_size > num_examples:
     raise ValueError(f"train.batch_size={config.train.batch_size} exceeds N={num_examples}; lower it")
   model = build_model(config, int(stack.num_classes.max()))
@@ -229,10 +230,10 @@ def _one_run_bytes(config, source, specs) -> int:
   return multi.per_run_bytes(single, state, pool, examples, examples, jax.ShapeDtypeStruct((), np.int32))
 
 
-def train_stack(config, source, specs, workdir: str, strategy: str):
+def train_stack(config, source, specs, workdir: str, strategy: str, steps_scale: float = 1.0):
   """Train (or resume, or just restore when finished) one stack; returns (summary, final state, model)."""
   os.makedirs(workdir, exist_ok=True)
-  program = _stack_program(config, source, specs, strategy)
+  program = _stack_program(config, source, specs, strategy, steps_scale)
   fonts.write_json_atomic(os.path.join(workdir, "runs.json"), [s.__dict__ for s in specs])
   manager = checkpoint.open_manager(workdir, config.keep_checkpoints)
   state = checkpoint.restore_latest(manager, program["state"]) or program["state"]
