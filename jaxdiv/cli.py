@@ -79,7 +79,7 @@ def _logging():
   """INFO progress lines; `force` because importing TFDS/absl may already have configured the root logger."""
   import logging
   logging.basicConfig(level=logging.INFO, format="%(levelname)s %(message)s", force=True)
-  for name in ("absl", "jax._src.xla_bridge", "orbax", "tensorflow_datasets"):
+  for name in ("absl", "jax._src.xla_bridge", "orbax", "tensorflow_datasets", "matplotlib"):
     logging.getLogger(name).setLevel(logging.WARNING)
   # TFDS warns on every load of a builder config it was given (our resolution configs); not actionable.
   logging.getLogger("absl").addFilter(lambda record: "Using custom data configuration" not in record.getMessage())
@@ -112,8 +112,12 @@ def build_parser() -> argparse.ArgumentParser:
   sweep = commands.add_parser("sweep", help="the study of a config: grid, probes, fit, validation, report",
                               epilog="Override config fields with --config.FIELD=VALUE")
   sweep.add_argument("--config", required=True)
-  sweep.add_argument("--workdir", required=True)
+  sweep.add_argument("--workdir", help="required unless --plan")
   sweep.add_argument("--distributed", action="store_true")
+  for sub in (sweep, demo_parser):
+    sub.add_argument("--plan", action="store_true",
+                     help="print every run of the study (stage, mode, N, K, n, seed, steps, images) as JSON lines "
+                          "and the total, without training")
   probe = commands.add_parser("probe", help="probe a pretrain workdir's final checkpoint on downstream tasks")
   probe.add_argument("--workdir", required=True)
   probe.add_argument("--tasks", nargs="*", default=None, help="default: the six embedded tasks")
@@ -169,6 +173,8 @@ def main(argv=None) -> int:
   unknown = [e for e in extra if not e.startswith("--config.")]
   if unknown:
     parser.error(f"unrecognised arguments: {' '.join(unknown)} (config overrides look like --config.train.steps=100)")
+  if args.command == "sweep" and not (args.plan or args.workdir):
+    parser.error("sweep needs --workdir (or --plan to list the runs without training)")
   from jaxdiv.train.loop import NonFiniteLossError, Preempted
   try:
     if args.command == "pretrain":
@@ -180,16 +186,23 @@ def main(argv=None) -> int:
         config, what = demo_config(args.quick), "demo" + (" (quick)" if args.quick else "")
       else:
         config, what = _config(args.config, extra, args.distributed), args.config
+      if args.plan:
+        from jaxdiv.sweep.study import plan_study, plan_total
+        plan = plan_study(config)
+        for entry in plan:
+          print(json.dumps(entry))
+        print(json.dumps({"total": plan_total(plan)}))
+        return 0
       summary = run_study(config, args.workdir, what)
       prediction = summary.get("prediction") or {}
-      print(f"{what}: done in {summary['seconds']:.0f} s. {prediction.get('message', '')}\n"
-            f"report: {summary['report']}")
+      print(f"{what}: done in {summary['seconds']:.0f} s. {summary['verdict']['message']}\n"
+            f"{prediction.get('message', '')}\nreport: {summary['report']}")
     elif args.command == "probe":
       from jaxdiv.sweep.runner import probe_workdir
       _logging()
       for row in probe_workdir(args.workdir, args.tasks, args.kinds):
-        print(f"{row['task']:24s} K={row['K']:<6d} n={row['n']:<6d} seed={row['seed']} {row['probe']:8s} "
-              f"test accuracy {row['accuracy']:.4f} (val {row['val_accuracy']:.4f}, l2 {row['l2']:.2g})")
+        print(f"{row.task:24s} K={row.K:<6d} n={row.n:<6d} seed={row.seed} {row.probe:8s} "
+              f"test accuracy {row.accuracy:.4f} (val {row.val_accuracy:.4f}, l2 {row.l2:.2g})")
       print(f"wrote {os.path.join(args.workdir, 'probe.json')}")
     elif args.command == "report":
       from jaxdiv.report import write_report
@@ -198,9 +211,9 @@ def main(argv=None) -> int:
       from jaxdiv.bound import study
       fits = study.fit_study(args.workdir, args.probe, args.max_classes, args.replicates)
       for task, a in fits.items():
-        verdict = a.get("invariance", {}).get("verdict", "n/a")
-        print(f"{task:24s} family={a['family']:8s} alpha={a['params']['alpha']:.3f} beta={a['params']['beta']:.3f} "
-              f"grad_norm={a['grad_norm']:.1e} invariance={verdict} boundary={a['boundary']}")
+        print(f"{task:24s} family={a.family:8s} alpha={a.params['alpha']:.3f} beta={a.params['beta']:.3f} "
+              f"grad_norm={a.grad_norm:.1e} invariance (bound)={a.invariance['verdict']} "
+              f"slope={a.slope.get('verdict')} boundary={a.boundary}")
       print(f"wrote {os.path.join(args.workdir, 'fit.json')}")
     elif args.command == "predict":
       from jaxdiv.bound import study

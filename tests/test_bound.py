@@ -79,8 +79,8 @@ def test_objective_agrees_with_scipy_least_squares(family):
 
 def test_analysis_says_invariant_on_shared_data_and_predicts_k():
   result = analyse(noisy_rows(TRUE), replicates=20, max_classes=5000)
-  assert result["invariance"]["verdict"] == "invariant"
-  assert not result["boundary"]
+  assert result.invariance["verdict"] == "invariant"
+  assert not result.boundary
   pred = predict_split(result, 100000)
   expected = optimal_k(TRUE, 100000)
   assert pred["status"] == "ok"
@@ -91,14 +91,14 @@ def test_analysis_says_invariant_on_shared_data_and_predicts_k():
 
 def test_analysis_detects_drift():
   result = analyse(noisy_rows(dict(TRUE, alpha=0.25, beta=0.7), noise=0.005), replicates=20)
-  assert result["family"] == "separate"
-  assert result["invariance"]["verdict"] == "drifts with N"
+  assert result.family == "separate"
+  assert result.invariance["verdict"] == "drifts with N"
 
 
 def test_monotone_surface_is_reported_as_boundary():
   rows = noisy_rows(dict(TRUE, A=50.0, B=0.01), budgets=(2000, 8000))
   result = analyse(rows, replicates=4)
-  assert result["boundary"]
+  assert result.boundary
   pred = predict_split(result, 100000)
   assert pred["status"] == "boundary" and "extend the grid" in pred["message"]
 
@@ -106,9 +106,9 @@ def test_monotone_surface_is_reported_as_boundary():
 def test_one_budget_is_fitted_with_invariant_families_and_says_untested():
   rows = noisy_rows(TRUE, budgets=(2000,))
   result = analyse(rows, replicates=8)
-  assert result["family"] in ("shared", "sqrt") and "separate" not in result["aicc"]
-  assert result["invariance"]["verdict"] == "untested (one N)"
-  assert "second budget" in result["invariance"]["message"]
+  assert result.family in ("shared", "sqrt") and "separate" not in result.aicc
+  assert result.invariance["verdict"] == "untested (one N)"
+  assert "second budget" in result.invariance["message"]
 
 
 def test_aicc_rules_out_a_family_with_too_few_points_for_the_correction():
@@ -160,7 +160,7 @@ def test_fit_and_predict_cli_on_a_results_table(tmp_path, capsys):
   with open(tmp_path / "results.jsonl", "w") as f:
     for task, scale in (("task_a", 1.0), ("task_b", 1.3)):
       for row in noisy_rows(dict(TRUE, A=TRUE["A"] * scale), seeds=2):
-        f.write(json.dumps(dict(row, task=task, N=int(row["K"] * row["n"]), probe="ridge")) + "\n")
+        f.write(json.dumps(dict(row, task=task, N=int(round(row["K"] * row["n"])), probe="ridge")) + "\n")
   assert cli.main(["fit", "--workdir", str(tmp_path), "--replicates", "4"]) == 0
   fits = json.loads((tmp_path / "fit.json").read_text())
   assert set(fits) == {"task_a", "task_b", "average"}

@@ -15,8 +15,8 @@ from conftest import SMALL_RANGE
 from jaxdiv.bound.study import fit_study
 from jaxdiv.report import write_report
 from jaxdiv.report.report import mean_errors, measured_interior
+from jaxdiv.results import ResultRow, append_rows, read_rows
 from jaxdiv.sweep import grid
-from jaxdiv.sweep.results import append_rows, read_rows
 from jaxdiv.sweep.runner import finished_runs
 from jaxdiv.train import base_config
 
@@ -44,8 +44,7 @@ def _synthetic_rows(totals, stage, rng):
       for task, (a, b) in {"t1": (3.0, 2.0), "t2": (2.0, 3.0)}.items():
         err = a * k ** -0.5 + b * n ** -0.5 + 0.05
         err *= np.exp(0.01 * rng.standard_normal())
-        rows.append({"task": task, "N": total, "K": k, "n": n, "seed": 0, "mode": "class", "stage": stage,
-                     "probe": "ridge", "error": err, "accuracy": 1 - err, "train_accuracy": 0.9})
+        rows.append(ResultRow(task=task, N=total, K=k, n=n, seed=0, stage=stage, error=err, train_accuracy=0.9))
   return rows
 
 
@@ -68,7 +67,7 @@ def test_report_from_a_results_table(tmp_path):
   rng = np.random.default_rng(0)
   append_rows(str(tmp_path), _synthetic_rows([1000], "sweep", rng))
   fits = fit_study(str(tmp_path), replicates=5)
-  assert not fits["average"]["boundary"]
+  assert not fits["average"].boundary
   k_star = int(round(grid.nearest_divisor(4000, 40)))
   validation = [r for r in _synthetic_rows([4000], "validate", rng)]
   append_rows(str(tmp_path), validation)
@@ -79,7 +78,7 @@ def test_report_from_a_results_table(tmp_path):
   for name in ("heatmap_t1.png", "ucurve_t1.png", "ucurve_average.png", "table.json"):
     assert os.path.getsize(tmp_path / "report" / name) > 1000 or name == "table.json"
   table = {r["task"]: r for r in json.load(open(tmp_path / "report" / "table.json"))}
-  at_4000 = {r["K"]: r["error"] for r in validation if r["task"] == "t1"}
+  at_4000 = {r.K: r.error for r in validation if r.task == "t1"}
   assert table["t1"]["best_error"] == pytest.approx(min(at_4000.values()))
   assert table["t1"]["standard_K"] == min(at_4000, key=lambda k: abs(np.log(k / 1000)))  # nearest to "all classes"
   assert finished_runs(str(tmp_path), ["t1", "t2"], ["ridge"])
@@ -119,7 +118,7 @@ def test_sweep_killed_and_restarted_loses_no_row(tmp_path):
   assert first, "the first chunk should have written its rows before the kill"
   from jaxdiv.sweep.runner import run_sweep
   rows = run_sweep(quick_sweep_config(), str(tmp_path))
-  keys = [(r["task"], r["K"], r["n"], r["seed"], r["probe"]) for r in rows]
+  keys = [(r.task, r.K, r.n, r.seed, r.probe) for r in rows]
   assert len(keys) == len(set(keys)) == 4
   assert all(r in rows for r in first)
 
@@ -139,4 +138,4 @@ def test_colab_notebook_runs_the_quick_demo_headless(tmp_path):
   images = [o for cell in notebook.cells for o in cell.get("outputs", []) if "image/png" in o.get("data", {})]
   assert len(images) == 2
   rows = read_rows(str(tmp_path / "study"))
-  assert {r["stage"] for r in rows} == {"sweep", "validate"}
+  assert {r.stage for r in rows} == {"baseline", "sweep", "validate"}

@@ -121,8 +121,8 @@ def test_pretrain_end_to_end_resumes_and_refuses_other_configs(tmp_path):
   assert int(restore_run(str(tmp_path), config).step) == 12
   from jaxdiv.sweep.runner import probe_workdir  # `jaxdiv probe --workdir`: ridge probe of the final checkpoint
   (row,) = probe_workdir(str(tmp_path), ["jaxdiv_digits"], ["ridge"])
-  assert (row["K"], row["n"], row["stage"]) == (8, 8, "probe") and 0.1 < row["accuracy"] <= 1.0
-  assert json.load(open(tmp_path / "probe.json")) == [row]
+  assert (row.K, row.n, row.stage, row.steps) == (8, 8, "probe", 12) and 0.1 < row.accuracy <= 1.0
+  assert json.load(open(tmp_path / "probe.json")) == [row.to_dict()]
   with pytest.raises(ConfigMismatchError, match="data.per_class"):
     pretrain(tiny_train_config(**{"data.per_class": 9, "mesh.data": 0}), str(tmp_path))
 

@@ -1,120 +1,202 @@
-"""From a results table to fitted families, an invariance verdict, bootstrap intervals and K* predictions."""
+"""From a task's results to one `Analysis`: the model-free statistics (interior optimum, K* per N, the
+invariance slope, the gate, the contrast case) and the bound-model fit (families, AICc, bootstrap, K*)."""
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 
-from jaxdiv.bound.model import FAMILIES, NUM_PARAMS, feasible_split, fit_error_model, fit_many, optimal_k
+from jaxdiv.bound import measured
+from jaxdiv.bound.model import FAMILIES, NUM_PARAMS, feasible_split, fit_error_model, fit_many, objective, optimal_k
+from jaxdiv.results import field
+
+HUBER_DELTAS = (1e-3, 1e-2, 0.1)
 
 
-def error_matrix(rows: list[dict]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-  """(K, n, err[point, seed]) from rows with keys K, n, seed, error; missing seeds are filled by the mean."""
-  points = sorted({(int(r["K"]), int(r["n"])) for r in rows})
-  seeds = sorted({int(r["seed"]) for r in rows})
+@dataclasses.dataclass
+class Analysis:
+  """Everything the study concludes about one task; fit.json holds one per task (`to_json`/`from_json`)."""
+  family: str
+  params: dict
+  aicc: dict
+  objective: float
+  grad_norm: float
+  points: int
+  seeds: int
+  params_ci: dict
+  invariance: dict            # the bound-model test: separate vs shared, beta − alpha
+  measured: list              # per sweep N: the fitted K* with its bootstrap CI, interior share, grid best
+  boundary: bool
+  bootstrap_params: list
+  max_classes: int | None = None
+  huber: list = dataclasses.field(default_factory=list)   # K* per N refitted at each Huber delta
+  interior: list = dataclasses.field(default_factory=list)  # measured.interior_optimum per N
+  best_k: list = dataclasses.field(default_factory=list)    # measured.best_k per N (no bootstrap samples)
+  slope: dict = dataclasses.field(default_factory=dict)     # measured.invariance_slope
+  gate: list = dataclasses.field(default_factory=list)      # measured.gate per gated N
+  contrast: list = dataclasses.field(default_factory=list)  # measured.monotone_in_k per N of cluster rows
+
+  def to_json(self) -> dict:
+    return dataclasses.asdict(self)
+
+  @classmethod
+  def from_json(cls, data: dict) -> Analysis:
+    names = {f.name for f in dataclasses.fields(cls)}
+    return cls(**{k: v for k, v in data.items() if k in names})
+
+
+def error_matrix(rows) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+  """(K, n, err[point, seed]) from rows with K, n, seed, error; missing seeds are filled by the mean."""
+  points = sorted({(int(field(r, "K")), int(field(r, "n"))) for r in rows})
+  seeds = sorted({int(field(r, "seed", 0)) for r in rows})
   table = np.full((len(points), len(seeds)), np.nan)
   where = {p: i for i, p in enumerate(points)}
   for r in rows:
-    table[where[(int(r["K"]), int(r["n"]))], seeds.index(int(r["seed"]))] = float(r["error"])
+    point = where[(int(field(r, "K")), int(field(r, "n")))]
+    table[point, seeds.index(int(field(r, "seed", 0)))] = float(field(r, "error"))
   means = np.nanmean(table, axis=1, keepdims=True)
   table = np.where(np.isnan(table), means, table)
   K, n = (np.array(v, np.float64) for v in zip(*points))
   return K, n, np.clip(table, 1e-4, None)
 
 
-def point_budgets(rows: list[dict], K: np.ndarray, n: np.ndarray) -> np.ndarray:
+def point_budgets(rows, K: np.ndarray, n: np.ndarray) -> np.ndarray:
   """The budget N of each (K, n) point: the row's N where the sweep wrote one (K·n can fall short of N
   when N/K is not whole), else K·n."""
-  budget_of = {(int(r["K"]), int(r["n"])): int(r.get("N", round(float(r["K"]) * float(r["n"])))) for r in rows}
+  budget_of = {(int(field(r, "K")), int(field(r, "n"))): int(field(r, "N") or round(field(r, "K") * field(r, "n")))
+               for r in rows}
   return np.array([budget_of[(int(k), int(m))] for k, m in zip(K, n)])
 
 
-def aicc(fit, K, n, err) -> float:
-  """Small-sample AIC (Burnham & Anderson): a study has tens of points, so plain AIC over-rewards the
-  5-parameter family; infinite when there are too few points for the correction (m <= p + 1)."""
-  residual = np.log(fit.predict(K, n)) - np.log(err)
+def aicc(fit, K, n, err, weights=None) -> float:
+  """Small-sample AIC (Burnham & Anderson) on the fit's own loss: the weighted Huber objective read as
+  a Gaussian log-likelihood (2·objective/m is the mean squared weighted residual inside the Huber
+  region). A study has tens of points, so plain AIC over-rewards the 5-parameter family; infinite when
+  there are too few points for the correction (m <= p + 1)."""
+  import jax
+  import jax.numpy as jnp
   m, p = len(err), NUM_PARAMS[fit.family]
   if m <= p + 1:
     return float("inf")
-  return float(m * np.log(np.mean(residual ** 2) + 1e-300) + 2 * p + 2 * p * (p + 1) / (m - p - 1))
+  weights = np.ones(m) if weights is None else np.asarray(weights, np.float64)
+  with jax.enable_x64(True):
+    loss = float(objective(jnp.asarray(fit.theta), *(jnp.asarray(a, jnp.float64) for a in (K, n, err, weights)),
+                           fit.family, fit.f_scale))
+  return float(m * np.log(2 * loss / m + 1e-300) + 2 * p + 2 * p * (p + 1) / (m - p - 1))
 
 
-def bootstrap_errors(err_by_seed: np.ndarray, fitted: np.ndarray, replicates: int, seed: int) -> np.ndarray:
-  """Bootstrap replicates of the per-point mean error: resample seeds, or residuals when only one seed."""
+def bootstrap_errors(err_by_seed: np.ndarray, fitted: np.ndarray, replicates: int, seed: int,
+                     num_params: int = 0) -> np.ndarray:
+  """Bootstrap replicates of the per-point mean error: resample seeds; with one seed, resample log
+  residuals inflated by sqrt(m / (m − p)), the degrees-of-freedom correction for p fitted parameters."""
   rng = np.random.default_rng(seed)
   points, seeds = err_by_seed.shape
   if seeds > 1:
     picks = rng.integers(0, seeds, (replicates, seeds))
     return err_by_seed[:, picks].mean(axis=2).T
   log_residual = np.log(err_by_seed[:, 0]) - np.log(fitted)
+  log_residual = (log_residual - log_residual.mean()) * np.sqrt(points / max(points - num_params, 1))
   return fitted * np.exp(rng.choice(log_residual, (replicates, points)))
 
 
-def analyse(rows: list[dict], *, max_classes: int | None = None, replicates: int = 200, seed: int = 0,
-            families=FAMILIES) -> dict:
-  """Fit every family, pick one by AICc, bootstrap it, and judge the N-invariance of the ratio.
+def _weights(err_by_seed: np.ndarray):
+  """1 / seed SD of log-error per point (floored at the median SD), normalised; None with one seed."""
+  if err_by_seed.shape[1] < 2:
+    return None
+  spread = np.log(err_by_seed).std(axis=1)
+  weights = 1.0 / np.maximum(spread, np.median(spread) + 1e-3)
+  return weights / weights.mean()
 
-  With a single budget N the families differ only in the U-curve's asymmetry, and a "separate" fit's
-  drift of K* with N would be extrapolated from shape alone; such a sweep is fitted with the
-  N-invariant families (shared, sqrt) and its verdict reads "untested (one N)"."""
+
+def analyse(rows, *, max_classes: int | None = None, replicates: int = 200, seed: int = 0, families=FAMILIES,
+            huber_deltas=HUBER_DELTAS, all_rows=None) -> Analysis:
+  """Fit every family, pick one by AICc, bootstrap it, judge the N-invariance of the ratio two ways
+  (the bound model's beta − alpha and the model-free slope of ln K* on ln N).
+
+  `rows`: the sweep's class-labelled rows of one task. `all_rows` (optional): every row of the task, for
+  the gate (stage "gate") and the contrast case (mode "cluster"). With a single budget the families differ
+  only in the U-curve's asymmetry, so "separate" is not fitted and both verdicts read "untested (one N)"."""
   K, n, err_by_seed = error_matrix(rows)
   budget = point_budgets(rows, K, n)
   budgets = sorted(set(budget.tolist()))
   if len(budgets) < 2:
     families = [f for f in families if f != "separate"]
   err = err_by_seed.mean(axis=1)
-  weights = None
-  if err_by_seed.shape[1] > 1:
-    spread = np.log(err_by_seed).std(axis=1)
-    weights = 1.0 / np.maximum(spread, np.median(spread) + 1e-3)
-    weights = weights / weights.mean()
-  fits = {f: fit_error_model(K, n, err, family=f, weights=weights) for f in families
-          if len(K) >= NUM_PARAMS[f]}
+  weights = _weights(err_by_seed)
+  fits = {f: fit_error_model(K, n, err, family=f, weights=weights) for f in families if len(K) >= NUM_PARAMS[f]}
   if not fits:
     raise ValueError(f"{len(K)} (K, n) points are fewer than any family's parameters: measure more points")
-  scores = {f: aicc(fit, K, n, err) for f, fit in fits.items()}
+  scores = {f: aicc(fit, K, n, err, weights) for f, fit in fits.items()}
   best = min(scores, key=lambda f: (scores[f], NUM_PARAMS[f]))
   fit = fits[best]
   boot = _bootstrap(fit, K, n, err_by_seed, weights, replicates, seed)
-  out = {"family": best, "aicc": scores, "params": fit.params, "objective": fit.objective,
-         "grad_norm": fit.grad_norm, "points": len(K), "seeds": int(err_by_seed.shape[1]),
-         "params_ci": _intervals([b.params for b in boot])}
-  if len(budgets) < 2:
-    out["invariance"] = {"verdict": "untested (one N)",
-                         "message": "every point has the same N = K·n; sweep a second budget to test whether "
-                                    "the optimal K/n is N-invariant"}
-  elif "separate" in fits and np.isfinite(scores["separate"]):
-    sep = fits["separate"].params
-    drift = [b.params["beta"] - b.params["alpha"]
-             for b in _bootstrap(fits["separate"], K, n, err_by_seed, weights, replicates, seed)]
-    lo, hi = np.percentile(drift, [2.5, 97.5])
-    delta = scores.get("shared", np.inf) - scores["separate"]
-    out["invariance"] = {
-        "verdict": "invariant" if (delta < 2.0 or lo <= 0.0 <= hi) else "drifts with N",
-        "delta_aicc_shared_minus_separate": float(delta),
-        "beta_minus_alpha": float(sep["beta"] - sep["alpha"]), "beta_minus_alpha_ci95": [float(lo), float(hi)],
-    }
-  # Interior optimum check at each measured budget.
-  out["measured"] = []
+  grid_range = {total: (K[budget == total].min(), K[budget == total].max()) for total in budgets}
+  measured_fits = []
   for total in budgets:
     on_diagonal = budget == total
     if on_diagonal.sum() < 2:
       continue
+    k_lo, k_hi = grid_range[total]
     k_star = optimal_k(fit.params, total)
-    k_lo, k_hi = K[on_diagonal].min(), K[on_diagonal].max()
-    interior = k_lo <= k_star <= k_hi
-    out["measured"].append({"N": total, "K_star": k_star, "K_range": [float(k_lo), float(k_hi)],
-                            "interior": bool(interior),
-                            "grid_best_K": float(K[on_diagonal][np.argmin(err[on_diagonal])])})
-  out["boundary"] = any(not m["interior"] for m in out["measured"])
-  out["_boot"] = [b.params for b in boot]
-  out["max_classes"] = max_classes
+    samples = np.array([optimal_k(b.params, total) for b in boot])
+    feasible_hi = min(total, max_classes or total)
+    log_ci = np.percentile(np.log(np.clip(samples, 1.0, feasible_hi)), [2.5, 97.5])
+    measured_fits.append({
+        "N": total, "K_star": k_star, "K_ci95": [float(v) for v in np.exp(log_ci)],
+        "interior_share": float(np.mean((samples >= k_lo) & (samples <= k_hi))),
+        "K_range": [float(k_lo), float(k_hi)], "interior": bool(k_lo <= k_star <= k_hi),
+        "grid_best_K": float(K[on_diagonal][np.argmin(err[on_diagonal])])})
+  curves = measured.curves(rows)
+  best_k = [measured.best_k(c, seed=seed) for c in curves.values() if len(c.K) >= 2]
+  out = Analysis(
+      family=best, params=fit.params, aicc=scores, objective=fit.objective, grad_norm=fit.grad_norm,
+      points=len(K), seeds=int(err_by_seed.shape[1]), params_ci=_intervals([b.params for b in boot]),
+      invariance=_bound_invariance(fits, scores, K, n, err_by_seed, weights, replicates, seed, budgets,
+                                   boot if best == "separate" else None),
+      measured=measured_fits, boundary=any(not m["interior"] for m in measured_fits),
+      bootstrap_params=[b.params for b in boot], max_classes=max_classes,
+      huber=[_huber_k_star(K, n, err, weights, fit, delta, budgets) for delta in huber_deltas],
+      interior=[measured.interior_optimum(c) for c in curves.values()],
+      best_k=[{k: v for k, v in b.items() if k != "log_K_samples"} for b in best_k],
+      slope=measured.invariance_slope(best_k))
+  if all_rows is not None:
+    gated = measured.curves(all_rows, stage="gate")
+    out.gate = [measured.gate(curves[total], gated[total]) for total in gated if total in curves]
+    out.contrast = [measured.monotone_in_k(c) for c in measured.curves(all_rows, mode="cluster").values()]
   return out
+
+
+def _bound_invariance(fits, scores, K, n, err_by_seed, weights, replicates, seed, budgets, separate_boot=None
+                      ) -> dict:
+  if len(budgets) < 2:
+    return {"verdict": "untested (one N)",
+            "message": "every point has the same N = K·n; sweep a second budget to test whether the optimal K/n "
+                       "is N-invariant"}
+  if "separate" not in fits or not np.isfinite(scores["separate"]):
+    return {"verdict": "untested (too few points for the separate family)"}
+  sep = fits["separate"].params
+  boot = separate_boot or _bootstrap(fits["separate"], K, n, err_by_seed, weights, replicates, seed)
+  drift = [b.params["beta"] - b.params["alpha"] for b in boot]
+  lo, hi = np.percentile(drift, [2.5, 97.5])
+  delta = scores.get("shared", np.inf) - scores["separate"]
+  return {"verdict": "invariant" if (delta < 2.0 or lo <= 0.0 <= hi) else "drifts with N",
+          "delta_aicc_shared_minus_separate": float(delta),
+          "beta_minus_alpha": float(sep["beta"] - sep["alpha"]), "beta_minus_alpha_ci95": [float(lo), float(hi)]}
+
+
+def _huber_k_star(K, n, err, weights, chosen, delta: float, budgets) -> dict:
+  """K* at each sweep N after refitting the chosen family with Huber delta `delta`, warm-started from the
+  chosen fit (a sensitivity check: how far the optimum moves when outliers count more or less)."""
+  fit = fit_many(K, n, err[None], chosen.family, weights, f_scale=delta, starts=chosen.theta)[0]
+  return {"delta": delta, "K_star": {str(total): optimal_k(fit.params, total) for total in budgets},
+          "grad_norm": fit.grad_norm}
 
 
 def _bootstrap(fit, K, n, err_by_seed, weights, replicates: int, seed: int):
   """Refit `fit`'s family to bootstrap replicates, each warm-started from the full-data fit."""
-  return fit_many(K, n, bootstrap_errors(err_by_seed, fit.predict(K, n), replicates, seed), fit.family, weights,
-                  starts=fit.theta)
+  errors = bootstrap_errors(err_by_seed, fit.predict(K, n), replicates, seed, NUM_PARAMS[fit.family])
+  return fit_many(K, n, errors, fit.family, weights, f_scale=fit.f_scale, starts=fit.theta)
 
 
 def _intervals(samples: list[dict]) -> dict:
@@ -122,18 +204,21 @@ def _intervals(samples: list[dict]) -> dict:
           for k in samples[0]}
 
 
-def predict_split(analysis: dict, total: int, max_classes: int | None = None) -> dict:
-  """K*, n* for budget `total`, with a bootstrap interval; a boundary optimum is reported as such."""
-  max_classes = max_classes or analysis.get("max_classes")
-  if analysis["boundary"]:
-    edge = next(m for m in analysis["measured"] if not m["interior"])
+def predict_split(analysis: Analysis, total: int, max_classes: int | None = None) -> dict:
+  """K*, n* for budget `total`, with a bootstrap interval in ln K clipped to the feasible K range and the
+  share of replicates whose K* lies inside the largest sweep grid; a boundary optimum is reported as such."""
+  max_classes = max_classes or analysis.max_classes
+  if analysis.boundary:
+    edge = next(m for m in analysis.measured if not m["interior"])
     side = edge["K_range"][1] if edge["K_star"] > edge["K_range"][1] else edge["K_range"][0]
     return {"N": total, "status": "boundary",
             "message": f"optimum at the boundary K = {side:g} of the measured grid at N = {edge['N']}; extend the "
                        "grid beyond it before predicting"}
-  k_star = optimal_k(analysis["params"], total)
-  boot = [optimal_k(p, total) for p in analysis["_boot"]]
+  k_star = optimal_k(analysis.params, total)
+  boot = np.array([optimal_k(p, total) for p in analysis.bootstrap_params])
   k, n = feasible_split(k_star, total, max_classes)
-  lo, hi = np.percentile(boot, [2.5, 97.5])
+  feasible_hi = min(total, max_classes or total)
+  lo, hi = np.exp(np.percentile(np.log(np.clip(boot, 1.0, feasible_hi)), [2.5, 97.5]))
   return {"N": total, "status": "ok", "K_star": k_star, "K": k, "n": n, "K_ci95": [float(lo), float(hi)],
-          "ratio": k_star * k_star / total, "capped": bool(max_classes and k_star > max_classes)}
+          "ratio": k_star * k_star / total, "capped": bool(max_classes and k_star > max_classes),
+          "bootstrap_share_feasible": float(np.mean((boot >= 1.0) & (boot <= feasible_hi)))}

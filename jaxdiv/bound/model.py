@@ -49,7 +49,7 @@ def residuals(theta, K, n, err, weights, family: str):
 def robust_cost(r, f_scale):
   """scipy.optimize.least_squares' cost with loss='huber': 0.5·f²·Σ ρ((r/f)²)."""
   z = (r / f_scale) ** 2
-  rho = jnp.where(z <= 1.0, z, 2.0 * jnp.sqrt(z) - 1.0)
+  rho = jnp.where(z <= 1.0, z, 2.0 * jnp.sqrt(jnp.maximum(z, 1.0)) - 1.0)  # max: no nan gradient at z = 0
   return 0.5 * f_scale ** 2 * jnp.sum(rho)
 
 
@@ -63,11 +63,12 @@ def _lbfgs(loss, theta0, max_iter: int, tol: float):
 
 
 def start_grid(family: str, err: np.ndarray) -> np.ndarray:
-  """A grid of log-parameter starts (Hoffmann et al. style), scaled to the data's error range."""
-  floor = max(float(np.min(err)) * 0.5, 1e-4)
+  """A grid of log-parameter starts (Hoffmann et al. style): exponents 0.05–2, the floor C from ~0 up to
+  the lowest observed error, A and B over two decades."""
+  lowest = max(float(np.min(err)), 1e-4)
   logs_ab = np.log([0.1, 1.0, 10.0])
-  logs_c = np.log([floor * 0.1, floor])
-  exps = np.log([0.15, 0.6])
+  logs_c = np.log([lowest * 1e-3, lowest * 0.3, lowest * 0.9])
+  exps = np.log([0.05, 0.2, 0.5, 1.0, 2.0])
   if family == "shared":
     grid = itertools.product(logs_ab, logs_ab, logs_c, exps)
   elif family == "separate":
@@ -84,10 +85,12 @@ class Fit:
   objective: float
   grad_norm: float
   num_points: int
+  f_scale: float = 0.1
 
   @property
   def params(self) -> dict:
-    A, B, C, alpha, beta = (float(v) for v in unpack(jnp.asarray(self.theta), self.family))
+    with jax.enable_x64(True):  # float64: a tiny B or C must not round to 0 in float32
+      A, B, C, alpha, beta = (float(v) for v in unpack(jnp.asarray(self.theta, jnp.float64), self.family))
     return {"A": A, "B": B, "C": C, "alpha": alpha, "beta": beta}
 
   def predict(self, K, n) -> np.ndarray:
@@ -106,8 +109,19 @@ def _prepare(K, n, err, weights):
   return K, n, err, weights
 
 
-@functools.partial(jax.jit, static_argnames=("family", "f_scale", "max_iter", "tol"))
-def _fit_replicates(starts, K, n, errs, weights, *, family: str, f_scale: float, max_iter: int, tol: float):
+def _pad_points(K, n, errs, weights, bucket: int = 16):
+  """Pad the points to a multiple of `bucket` with zero-weight dummies (K = n = err = 1, residual 0), so
+  tables of different sizes share one compiled fitter instead of compiling one per size."""
+  pad = -len(K) % bucket
+  if not pad:
+    return K, n, errs, weights
+  ones = np.ones(pad)
+  return (np.concatenate([K, ones]), np.concatenate([n, ones]),
+          np.concatenate([errs, np.ones((errs.shape[0], pad))], axis=1), np.concatenate([weights, 0 * ones]))
+
+
+@functools.partial(jax.jit, static_argnames=("family", "max_iter", "tol"))
+def _fit_replicates(starts, K, n, errs, weights, f_scale, *, family: str, max_iter: int, tol: float):
   """L-BFGS from every start for every error vector (vmapped); the best start per vector.
 
   The data are arguments, not closed-over constants, so one compile serves every task and replicate
@@ -122,22 +136,43 @@ def _fit_replicates(starts, K, n, errs, weights, *, family: str, f_scale: float,
   return jax.vmap(fit_one)(errs)
 
 
+@functools.partial(jax.jit, static_argnames=("family", "max_iter", "tol"))
+def _screen_starts(starts, K, n, err, weights, f_scale, *, family: str, max_iter: int, tol: float):
+  """A short L-BFGS run from every start: (thetas, objective values), to keep only the promising ones.
+  A start that converges stops there (stepping on at a zero gradient can turn L-BFGS's update to nan)."""
+  loss = lambda theta: objective(theta, K, n, err, weights, family, f_scale)
+  thetas, values, _ = jax.vmap(lambda t: _lbfgs(loss, t, max_iter, tol))(starts)
+  return thetas, jnp.where(jnp.isfinite(values), values, jnp.inf)
+
+
 def fit_many(K, n, errs, family: str, weights=None, f_scale: float = 0.1, max_iter: int = 2000,
-             tol: float = 1e-10, starts=None) -> list[Fit]:
+             tol: float = 1e-10, starts=None, screen_iters: int = 100, keep: int = 8) -> list[Fit]:
   """Fit one family to several error vectors on the same (K, n) points (bootstrap replicates), vmapped.
 
   `starts` (log-parameter rows) default to the family's start grid; a bootstrap passes the full-data
-  fit alone, which keeps every replicate in the same basin and costs one start instead of dozens."""
+  fit alone, which keeps every replicate in the same basin and costs one start instead of dozens. With
+  more than `keep` starts, each first gets `screen_iters` L-BFGS steps on the mean error vector and only
+  the best `keep` run on to convergence (a degenerate valley can otherwise hold hundreds of starts for
+  the full `max_iter`)."""
   K, n, _, weights = _prepare(K, n, np.asarray(errs)[0], weights)
   errs = np.asarray(errs, np.float64)
   if len(K) < NUM_PARAMS[family]:
     raise ValueError(f"family {family!r} has {NUM_PARAMS[family]} parameters but only {len(K)} points were "
                      "given: measure more (K, n) points or use a smaller family")
   starts = start_grid(family, errs) if starts is None else np.atleast_2d(np.asarray(starts, np.float64))
+  num_points = len(K)
+  K, n, errs, weights = _pad_points(K, n, errs, weights)
   with jax.enable_x64(True):
+    if len(starts) > keep:
+      thetas, values = _screen_starts(*(jnp.asarray(a) for a in (starts, K, n, errs.mean(axis=0), weights)),
+                                      jnp.asarray(f_scale, jnp.float64), family=family, max_iter=screen_iters,
+                                      tol=tol)
+      starts = np.asarray(thetas)[np.argsort(np.asarray(values))[:keep]]
     thetas, values, grads = _fit_replicates(*(jnp.asarray(a) for a in (starts, K, n, errs, weights)),
-                                            family=family, f_scale=f_scale, max_iter=max_iter, tol=tol)
-  return [Fit(family, np.asarray(t), float(v), float(g), len(K)) for t, v, g in zip(thetas, values, grads)]
+                                            jnp.asarray(f_scale, jnp.float64), family=family, max_iter=max_iter,
+                                            tol=tol)
+  return [Fit(family, np.asarray(t), float(v), float(g), num_points, f_scale)
+          for t, v, g in zip(thetas, values, grads)]
 
 
 def fit_error_model(K, n, err, *, family: str = "shared", weights=None, f_scale: float = 0.1) -> Fit:
@@ -157,8 +192,10 @@ def error_at(params: dict, K, n) -> np.ndarray:
 
 def optimal_k(params: dict, total: float) -> float:
   """argmin over K of err(K, N/K): K* = (αA·N^β / (βB))^(1/(α+β)) (shared α: K* = sqrt(r*·N))."""
-  A, B, alpha, beta = params["A"], params["B"], params["alpha"], params["beta"]
-  return float(np.exp((np.log(alpha * A / (beta * B)) + beta * np.log(total)) / (alpha + beta)))
+  A, B, alpha, beta = (np.float64(params[k]) for k in ("A", "B", "alpha", "beta"))
+  with np.errstate(divide="ignore", over="ignore"):  # A or B at 0: K* is 0 or inf, an edge the callers clip
+    log_k = (np.log(alpha) + np.log(A) - np.log(beta) - np.log(B) + beta * np.log(total)) / (alpha + beta)
+    return float(np.exp(log_k))
 
 
 def optimal_ratio(params: dict, total: float) -> float:

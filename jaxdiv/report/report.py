@@ -14,37 +14,33 @@ from collections import defaultdict
 
 import numpy as np
 
+from jaxdiv.bound.analysis import Analysis
 from jaxdiv.bound.model import error_at
-from jaxdiv.bound.study import AVERAGE
 from jaxdiv.data.fonts import write_json_atomic, write_text_atomic
-from jaxdiv.sweep.results import read_rows
+from jaxdiv.results import AVERAGE, ResultRow, read_rows, with_average
 
 
-def _train_accuracy(row: dict) -> float:
+def _train_accuracy(row: ResultRow) -> float:
   """A run's last train accuracy; nan when unknown (0.0 is a real value, not a missing one)."""
-  return np.nan if row.get("train_accuracy") is None else row["train_accuracy"]
+  return np.nan if row.train_accuracy is None else row.train_accuracy
 
 
 def _yes_no(flag) -> str:
   return "yes" if flag else "no"
 
 
-def mean_errors(rows: list[dict], probe: str) -> dict:
-  """{task: {(stage, N, K, n): (mean error, mean train accuracy, seeds)}} over seeds, plus the average task."""
+def mean_errors(rows, probe: str, mode: str = "class") -> dict:
+  """{task: {(stage, N, K, n): (mean error, mean train accuracy, seeds)}} over seeds, the average task
+  included (`results.with_average`: only cells that every task has)."""
+  rows = [r if isinstance(r, ResultRow) else ResultRow.from_dict(r) for r in rows]
   grouped = defaultdict(lambda: defaultdict(list))
-  for r in rows:
-    if r["probe"] == probe and r.get("mode", "class") == "class":
-      grouped[r["task"]][(r.get("stage", "sweep"), r["N"], r["K"], r["n"])].append(r)
-  out = {}
-  for task, cells in grouped.items():
-    out[task] = {key: (float(np.mean([r["error"] for r in rs])), float(np.mean([_train_accuracy(r) for r in rs])),
+  for r in with_average([r for r in rows if r.probe == probe]):
+    if r.mode == mode:
+      grouped[r.task][(r.stage, r.N, r.K, r.n)].append(r)
+  return {task: {key: (float(np.mean([r.error for r in rs])), float(np.mean([_train_accuracy(r) for r in rs])),
                        len(rs))
                  for key, rs in cells.items()}
-  tasks = list(out)
-  keys = set.intersection(*(set(out[t]) for t in tasks)) if tasks else set()
-  out[AVERAGE] = {k: (float(np.mean([out[t][k][0] for t in tasks])), out[tasks[0]][k][1], out[tasks[0]][k][2])
-                  for k in keys}
-  return out
+          for task, cells in grouped.items()}
 
 
 def heatmap_figure(task: str, cells: dict, path: str) -> str:
@@ -83,7 +79,7 @@ def heatmap_figure(task: str, cells: dict, path: str) -> str:
   return path
 
 
-def ucurve_figure(task: str, cells: dict, fit: dict | None, path: str) -> str:
+def ucurve_figure(task: str, cells: dict, fit: Analysis | None, path: str) -> str:
   import matplotlib
   matplotlib.use("Agg")
   import matplotlib.pyplot as plt
@@ -96,19 +92,55 @@ def ucurve_figure(task: str, cells: dict, fit: dict | None, path: str) -> str:
     ratio = np.log10(K * K / total)
     ax.plot(ratio, [cells[k][0] for k in keys], "o", color=colour, label=f"N={total} measured")
     if fit:
-      fitted_at = sorted(m["N"] for m in fit.get("measured", []))
+      fitted_at = sorted(m["N"] for m in fit.measured)
       fitted = total in fitted_at or not fitted_at
       ks = np.geomspace(max(1.0, K.min() / 2), min(total, K.max() * 2), 100)
-      ax.plot(np.log10(ks * ks / total), error_at(fit["params"], ks, total / ks), "-" if fitted else "--",
-              color=colour, label=f"N={total} fit ({fit['family']})" if fitted else
+      ax.plot(np.log10(ks * ks / total), error_at(fit.params, ks, total / ks), "-" if fitted else "--",
+              color=colour, label=f"N={total} fit ({fit.family})" if fitted else
               f"N={total} extrapolated from N={','.join(map(str, fitted_at))}")
-      boot = np.array([error_at(p, ks, total / ks) for p in fit.get("bootstrap_params", [])])
+      boot = np.array([error_at(p, ks, total / ks) for p in fit.bootstrap_params])
       if len(boot):
         lo, hi = np.percentile(boot, [2.5, 97.5], axis=0)
         ax.fill_between(np.log10(ks * ks / total), lo, hi, color=colour, alpha=0.2)
   ax.set_xlabel("log10 K/n")
   ax.set_ylabel("test error")
   ax.set_title(f"{task}: error at fixed N (band: bootstrap 95%)", fontsize=9)
+  ax.legend(fontsize=7)
+  fig.tight_layout()
+  fig.savefig(path, dpi=110)
+  plt.close(fig)
+  return path
+
+
+def contrast_figure(task: str, class_rows: list, cluster_rows: list, floors: dict, path: str) -> str:
+  """Class-labelled vs cluster-labelled error against K at the budgets that have both (same N, same
+  steps); one thin line per seed, the seed mean bold; chance and random-init floors dashed."""
+  import matplotlib
+  matplotlib.use("Agg")
+  import matplotlib.pyplot as plt
+  fig, ax = plt.subplots(figsize=(5.2, 3.8))
+  budgets = sorted({r.N for r in cluster_rows} & {r.N for r in class_rows})
+  colours = plt.cm.tab10(np.arange(len(budgets)))
+  for total, colour in zip(budgets, colours):
+    for rows, style, label in ((class_rows, "-", "class labels"), (cluster_rows, ":", "k-means labels")):
+      at = [r for r in rows if r.N == total]
+      ks = sorted({r.K for r in at})
+      for seed in sorted({r.seed for r in at}):
+        by_k = {r.K: r.error for r in at if r.seed == seed}
+        ax.plot([k for k in ks if k in by_k], [by_k[k] for k in ks if k in by_k], style, color=colour, lw=0.6,
+                alpha=0.5)
+      ax.plot(ks, [np.mean([r.error for r in at if r.K == k]) for k in ks], style, marker="o", color=colour, lw=2,
+              label=f"N={total}, {label}")
+  for name, value in floors.items():
+    ax.axhline(value, color="grey", ls="--", lw=0.8)
+    ax.text(0.01, value, f"{name}", fontsize=7, color="grey", va="bottom", transform=ax.get_yaxis_transform())
+  ax.set_xscale("log")
+  ticks = sorted({r.K for r in class_rows + cluster_rows if r.N in budgets})
+  ax.set_xticks(ticks, [str(k) for k in ticks])
+  ax.minorticks_off()
+  ax.set_xlabel("K (classes or clusters)")
+  ax.set_ylabel("test error")
+  ax.set_title(f"{task}: class vs cluster labels (thin: seeds)", fontsize=9)
   ax.legend(fontsize=7)
   fig.tight_layout()
   fig.savefig(path, dpi=110)
@@ -123,18 +155,18 @@ def summary_table(errors: dict, fits: dict, validation_total: int | None, standa
   for task, cells in errors.items():
     if validation_total is None:
       continue
-    at = {k[2]: v for k, v in cells.items() if k[1] == validation_total}
+    at = {k[2]: v for k, v in cells.items() if k[1] == validation_total and k[0] == "validate"}
     if not at:
       continue
     best_k = min(at, key=lambda k: at[k][0])
     standard_k = min(at, key=lambda k: abs(np.log(k) - np.log(max(standard_classes, 1))))  # "all classes"
     predicted_k = (predicted or {}).get("K")
-    fit = fits.get(task, {})
+    fit = fits.get(task)
     row = {"task": task, "N": validation_total, "standard_K": standard_k, "standard_error": at[standard_k][0],
            "best_K": best_k, "best_error": at[best_k][0], "predicted_K": predicted_k,
            "predicted_error": at[predicted_k][0] if predicted_k in at else None,
-           "invariance": fit.get("invariance", {}).get("verdict", "n/a"), "boundary": fit.get("boundary"),
-           "measured_interior": measured_interior(cells)}
+           "invariance": fit.slope.get("verdict", "n/a") if fit else "n/a",
+           "boundary": fit.boundary if fit else None, "measured_interior": measured_interior(cells)}
     if row["predicted_error"] is not None:
       row["gain_vs_standard_points"] = 100 * (row["standard_error"] - row["predicted_error"])
       row["gap_to_best_points"] = 100 * (row["predicted_error"] - row["best_error"])
@@ -143,7 +175,7 @@ def summary_table(errors: dict, fits: dict, validation_total: int | None, standa
 
 
 def measured_interior(cells: dict) -> bool:
-  """Whether, at every sweep budget, the lowest measured error lies strictly inside the K range."""
+  """Whether, at every sweep budget, the lowest mean error lies strictly inside the K range."""
   budgets = {k[1] for k in cells if k[0] == "sweep"}
   for total in budgets:
     error_at = {k[2]: v[0] for k, v in cells.items() if k[0] == "sweep" and k[1] == total}
@@ -153,65 +185,184 @@ def measured_interior(cells: dict) -> bool:
 
 
 def _fmt(value, spec=".3f"):
-  return "–" if value is None else format(value, spec)
+  return "–" if value is None or (isinstance(value, float) and not np.isfinite(value)) else format(value, spec)
+
+
+def _ci(interval, spec=".3f") -> str:
+  return "–" if not interval else f"[{format(interval[0], spec)}, {format(interval[1], spec)}]"
+
+
+def floors(rows: list[ResultRow], probe: str) -> dict:
+  """{task: {"chance": error, "random init": error}} from the baseline rows, the average task included."""
+  out = defaultdict(dict)
+  for r in with_average([r for r in rows if r.probe == probe and r.stage == "baseline"]):
+    out[r.task]["chance" if r.mode == "chance" else "random init"] = r.error
+  return dict(out)
+
+
+def answers(fits: dict, meta: dict, table: list[dict]) -> list[str]:
+  """The report's first lines: the questions of the study answered in words, with intervals."""
+  verdict = meta.get("verdict", {})
+  lines = ["## Answers", ""]
+  if verdict:
+    lines.append(f"- **Verdict**: {verdict.get('message', '')}")
+  average = fits.get(AVERAGE)
+  if average:
+    for best in average.best_k:
+      ci = f"95% CI {best['K_ci95'][0]:.0f}–{best['K_ci95'][1]:.0f}" if best["K_ci95"] else "no CI (one seed)"
+      edge = " (at the grid's edge: the true optimum may lie beyond)" if best["at_edge"] else ""
+      lines.append(f"- **Best K at N = {best['N']}** (average task, quadratic vertex in ln K): K* = "
+                   f"{best['K_star']:.0f} ({ci}), n* = {best['n_star']:.0f}, K*/n* = {best['ratio']:.3g}{edge}")
+    slope = average.slope
+    lines.append(f"- **Is K/n N-invariant?** {slope.get('verdict')}: slope of ln K* on ln N = "
+                 f"{_fmt(slope.get('slope'), '.2f')} (95% CI {_ci(slope.get('slope_ci95'), '.2f')}; invariant means "
+                 f"0.5 ± 0.15). {slope.get('message', '')}. Bound-model test beside it: "
+                 f"{average.invariance.get('verdict')}"
+                 + (f" (beta − alpha = {average.invariance['beta_minus_alpha']:.2f}, 95% CI "
+                    f"{_ci(average.invariance['beta_minus_alpha_ci95'], '.2f')})"
+                    if "beta_minus_alpha" in average.invariance else ""))
+  interior = []
+  for task, fit in sorted(fits.items(), key=lambda item: (item[0] == AVERAGE, item[0])):
+    for check in fit.interior:
+      interior.append(f"{task} N={check['N']}: {check['verdict']}")
+  if interior:
+    lines.append("- **Interior optimum?** (paired per-seed differences, both ends' 95% CIs above 0): "
+                 + "; ".join(interior))
+  prediction = meta.get("prediction")
+  average_row = next((r for r in table if r["task"] == AVERAGE), None)
+  if prediction and average_row:
+    if average_row.get("predicted_error") is not None:
+      lines.append(f"- **Prediction at N = {average_row['N']}**: {prediction.get('message', '')}. Its average error "
+                   f"{average_row['predicted_error']:.3f} vs the grid's best {average_row['best_error']:.3f} "
+                   f"(K = {average_row['best_K']}): {average_row['gap_to_best_points']:+.1f} points; vs the standard "
+                   f"K = {average_row['standard_K']} ({average_row['standard_error']:.3f}): "
+                   f"{average_row['gain_vs_standard_points']:+.1f} points better.")
+    else:
+      lines.append(f"- **Prediction at N = {average_row['N']}**: {prediction.get('message', '')}")
+  for check in (average.contrast if average else []):
+    rhos = ", ".join(f"{r:+.2f}" for r in check["spearman_per_seed"])
+    lines.append(f"- **Contrast case at N = {check['N']}** (labels from k-means of one fixed sample): "
+                 f"{check['verdict']} in K (Spearman(ln K, error) per seed: {rhos}; monotone means every seed <= "
+                 f"{check['threshold']})")
+  return lines + [""]
+
+
+def gate_lines(fits: dict) -> list[str]:
+  lines = ["## Convergence gate (2x steps, same seed; passes where |change| <= max(seed SD, 1 point))", ""]
+  if not any(f.gate for f in fits.values()):
+    return lines + ["gate not run", ""]
+  lines += ["| N | task | K | n | error 1x | error 2x | change | tolerance | passes |", "|---" * 9 + "|"]
+  for task, fit in sorted(fits.items(), key=lambda item: (item[0] != AVERAGE, item[0])):
+    for budget in fit.gate:
+      for c in budget["checks"]:
+        lines.append(f"| {budget['N']} | {task} | {c['K']} | {c['n']} | {c['error_1x']:.3f} | {c['error_2x']:.3f} | "
+                     f"{100 * c['change']:+.1f} pt | {100 * c['tolerance']:.1f} pt | {_yes_no(c['passes'])} |")
+  average = fits.get(AVERAGE)
+  if average:
+    lines += ["", "The study's gate is the average task's: " + ", ".join(
+        f"N = {g['N']} {'passes' if g['passes'] else 'FAILS'}" for g in average.gate) + "."]
+  return lines + [""]
 
 
 def write_report(workdir: str, probe: str = "ridge", meta: dict | None = None) -> str:
   """Write `report.md` and its figures into `workdir/report/`; returns the report's path."""
+  from jaxdiv.bound.study import load_fits
   meta = meta or {}
   meta_path = os.path.join(workdir, "study.json")
   if os.path.exists(meta_path):
     with open(meta_path) as f:
       meta = {**json.load(f), **meta}
-  rows = read_rows(workdir)
+  rows = [r for r in read_rows(workdir) if r.probe == probe]
   if not rows:
     raise FileNotFoundError(f"{workdir} has no results.jsonl rows: run `jaxdiv sweep` or `jaxdiv demo` first")
-  fits = {}
-  if os.path.exists(os.path.join(workdir, "fit.json")):
-    with open(os.path.join(workdir, "fit.json")) as f:
-      fits = json.load(f)
+  fits = load_fits(workdir) if os.path.exists(os.path.join(workdir, "fit.json")) else {}
   out_dir = os.path.join(workdir, "report")
   os.makedirs(out_dir, exist_ok=True)
   errors = mean_errors(rows, probe)
+  floor = floors(rows, probe)
   table = summary_table(errors, fits, meta.get("validation_N"), meta.get("standard_classes", 0),
                         meta.get("prediction"))
   lines = ["# jaxdiv study report", ""]
-  for key in ("machine", "model", "wall_seconds", "sweep_N", "validation_N", "standard_classes", "note"):
+  for key in ("machine", "model", "budget", "wall_seconds", "sweep_N", "validation_N", "standard_classes", "note"):
     if key in meta:
       lines.append(f"- **{key.replace('_', ' ')}**: {meta[key]}")
-  prediction = meta.get("prediction")
-  if prediction:
-    lines.append(f"- **prediction** (average task, fitted at N={meta.get('sweep_N')}): {prediction.get('message', '')}")
-  lines += ["", "## Standard vs grid-searched vs predicted (test error at the validation N, lower is better)", ""]
+  lines += [""] + answers(fits, meta, table) + gate_lines(fits)
+  lines += ["## Standard vs grid-searched vs predicted (test error at the validation N, lower is better)", ""]
   if table:
-    lines += ["| task | standard K | err | best K (grid) | err | predicted K | err | predicted vs standard "
-              "(accuracy points) | invariance | interior optimum at sweep N (measured / fit) |", "|---" * 10 + "|"]
+    lines += ["| task | chance | random init | standard K | err | best K (grid) | err | predicted K | err | "
+              "predicted vs standard (accuracy points) | interior optimum at sweep N (measured / fit) |",
+              "|---" * 11 + "|"]
     for r in table:
-      lines.append(f"| {r['task']} | {r['standard_K']} | {r['standard_error']:.3f} | {r['best_K']} | "
-                   f"{r['best_error']:.3f} | {_fmt(r['predicted_K'], 'd')} | {_fmt(r['predicted_error'])} | "
-                   f"{_fmt(r.get('gain_vs_standard_points'), '+.1f')} | {r['invariance']} | "
+      f = floor.get(r["task"], {})
+      lines.append(f"| {r['task']} | {_fmt(f.get('chance'))} | {_fmt(f.get('random init'))} | {r['standard_K']} | "
+                   f"{r['standard_error']:.3f} | {r['best_K']} | {r['best_error']:.3f} | "
+                   f"{_fmt(r['predicted_K'], 'd')} | "
+                   f"{_fmt(r['predicted_error'])} | {_fmt(r.get('gain_vs_standard_points'), '+.1f')} | "
                    f"{_yes_no(r['measured_interior'])} / {_yes_no(not r['boundary'])} |")
   else:
     lines.append("(no validation runs in this workdir)")
-  lines += ["", "## Fits at the sweep budget", "", "| task | family | α | β | K* at sweep N | grid-best K | interior | "
-            "grad norm |", "|---" * 8 + "|"]
+  lines += ["", "## Best K per N, measured (quadratic vertex in ln K; seed bootstrap) and fitted (bound model)", "",
+            "| task | N | K* measured | 95% CI | K*/n* | K* fitted | 95% CI (ln K, clipped) | share of replicates "
+            "interior | grid-best K | family | grad norm |", "|---" * 11 + "|"]
   for task, fit in fits.items():
-    for m in fit.get("measured", []):
-      lines.append(f"| {task} | {fit['family']} | {fit['params']['alpha']:.3f} | {fit['params']['beta']:.3f} | "
-                   f"{m['K_star']:.1f} | {m['grid_best_K']:.0f} | {m['interior']} | {fit['grad_norm']:.1e} |")
+    fitted = {m["N"]: m for m in fit.measured}
+    for best in fit.best_k:
+      m = fitted.get(best["N"], {})
+      lines.append(f"| {task} | {best['N']} | {best['K_star']:.1f}{' (edge)' if best['at_edge'] else ''} | "
+                   f"{_ci(best['K_ci95'], '.0f')} | {best['ratio']:.3g} | {_fmt(m.get('K_star'), '.1f')} | "
+                   f"{_ci(m.get('K_ci95'), '.0f')} | {_fmt(m.get('interior_share'), '.2f')} | {best['grid_best_K']} | "
+                   f"{fit.family} | {fit.grad_norm:.1e} |")
+  lines += ["", "## Interior optimum (paired per-seed differences, error at the end minus at the best interior K)",
+            "", "| task | N | best interior K | low end K | diff | 95% CI | high end K | diff | 95% CI | verdict |",
+            "|---" * 10 + "|"]
+  for task, fit in fits.items():
+    for c in fit.interior:
+      if "best_interior_K" in c:
+        lines.append(f"| {task} | {c['N']} | {c['best_interior_K']} | {c['low_end_K']} | "
+                     f"{c['low_minus_best']:+.3f} | {_ci(c['low_ci95'])} | {c['high_end_K']} | "
+                     f"{c['high_minus_best']:+.3f} | {_ci(c['high_ci95'])} | {c['verdict']} |")
+  lines += ["", "## K* at each sweep N against the Huber delta of the fit (sensitivity)", "",
+            "| task | " + " | ".join(f"delta = {h['delta']:g}" for h in next(iter(fits.values())).huber) + " |"
+            if fits else "", "|---" * (1 + len(next(iter(fits.values())).huber)) + "|" if fits else ""]
+  for task, fit in fits.items():
+    lines.append(f"| {task} | " + " | ".join(", ".join(f"N={n}: {k:.1f}" for n, k in h["K_star"].items())
+                                             for h in fit.huber) + " |")
   lines += ["", "## Figures", ""]
   for task in sorted(errors, key=lambda t: (t == AVERAGE, t)):
     safe = task.replace("/", "_")
-    heat = heatmap_figure(task, errors[task], os.path.join(out_dir, f"heatmap_{safe}.png"))
-    curve = ucurve_figure(task, errors[task], fits.get(task), os.path.join(out_dir, f"ucurve_{safe}.png"))
+    cells = {k: v for k, v in errors[task].items() if k[0] in ("sweep", "validate")}
+    if not cells:
+      continue
+    heat = heatmap_figure(task, cells, os.path.join(out_dir, f"heatmap_{safe}.png"))
+    curve = ucurve_figure(task, cells, fits.get(task), os.path.join(out_dir, f"ucurve_{safe}.png"))
     lines += [f"### {task}", "", f"![heatmap]({os.path.basename(heat)}) ![U-curve]({os.path.basename(curve)})", ""]
+  by_task = defaultdict(list)
+  for r in with_average(rows):
+    if r.stage == "sweep":
+      by_task[r.task].append(r)
+  contrast_tasks = [t for t, rs in by_task.items() if any(r.mode == "cluster" for r in rs)]
+  if contrast_tasks:
+    lines += ["## The contrast case: class labels vs k-means labels of one fixed sample (same N, same steps)", ""]
+    for task in sorted(contrast_tasks, key=lambda t: (t != AVERAGE, t)):
+      safe = task.replace("/", "_")
+      path = contrast_figure(task, [r for r in by_task[task] if r.mode == "class"],
+                             [r for r in by_task[task] if r.mode == "cluster"], floor.get(task, {}),
+                             os.path.join(out_dir, f"contrast_{safe}.png"))
+      verdicts = "; ".join(f"N={c['N']}: {c['verdict']} (Spearman per seed "
+                           f"{', '.join(f'{x:+.2f}' for x in c['spearman_per_seed'])})"
+                           for c in (fits[task].contrast if task in fits else []))
+      lines += [f"### {task}: {verdicts}", "", f"![contrast]({os.path.basename(path)})", ""]
   lines += ["## Train accuracy beside probe error (under-training shows at the high-K end)", "",
             "| stage | N | K | n | train acc | " + " | ".join(t for t in errors if t != AVERAGE) + " |",
             "|---" * (5 + len(errors) - 1) + "|"]
-  first = next(t for t in errors if t != AVERAGE)
-  for key in sorted(errors[first], key=lambda k: (k[1], k[2])):
-    lines.append(f"| {key[0]} | {key[1]} | {key[2]} | {key[3]} | {errors[first][key][1]:.2f} | " +
-                 " | ".join(_fmt(errors[t].get(key, (None,))[0]) for t in errors if t != AVERAGE) + " |")
+  tasks = [t for t in errors if t != AVERAGE]
+  if tasks:
+    first = tasks[0]
+    for name in ("chance", "random init"):
+      lines.append(f"| {name} | – | – | – | – | " + " | ".join(_fmt(floor.get(t, {}).get(name)) for t in tasks) + " |")
+    for key in sorted(errors[first], key=lambda k: (k[1], k[2], k[0])):
+      lines.append(f"| {key[0]} | {key[1]} | {key[2]} | {key[3]} | {errors[first][key][1]:.2f} | " +
+                   " | ".join(_fmt(errors[t].get(key, (None,))[0]) for t in tasks) + " |")
   path = os.path.join(out_dir, "report.md")
   write_text_atomic(path, "\n".join(lines) + "\n")
   write_json_atomic(os.path.join(out_dir, "table.json"), table)

@@ -49,5 +49,13 @@ def design(sweep, max_classes: int, max_per_class: int) -> list[RunSpec]:
     pairs = full_grid(k_values, n_values)
   else:
     raise ValueError(f"sweep.grid must be 'anti_diagonal' or 'full', got {sweep.grid!r}")
-  modes = ["class"] + (["cluster"] if sweep.cluster else [])
-  return [RunSpec(k, n, seed, mode) for mode in modes for seed in sweep.seeds for k, n in pairs]
+  for name in ("cluster_budgets", "gate_budgets"):
+    stray = sorted(set(sweep.get(name) or []) - set(sweep.budgets))
+    if stray:
+      raise ValueError(f"sweep.{name} names N = {stray}, which sweep.budgets = {list(sweep.budgets)} does not hold; "
+                       f"use budgets from sweep.budgets (or [] for all of them)")
+  specs = [RunSpec(k, n, seed) for seed in sweep.seeds for k, n in pairs]
+  if sweep.cluster:  # the contrast case: the same (K, n) points, labels from k-means of one N-sample
+    cluster_budgets = set(sweep.get("cluster_budgets") or [k * n for k, n in pairs])
+    specs += [RunSpec(k, n, seed, "cluster") for seed in sweep.seeds for k, n in pairs if k * n in cluster_budgets]
+  return specs

@@ -20,12 +20,15 @@ from jaxdiv.data.fonts import write_json_atomic
 from jaxdiv.probe.features import extract_features
 from jaxdiv.probe.logistic import logistic_probe
 from jaxdiv.probe.ridge import ridge_probe_runs
+from jaxdiv.results import ResultRow, append_rows, read_rows
 from jaxdiv.sweep import grid
-from jaxdiv.sweep.results import append_rows, read_rows
 from jaxdiv.train import multi
-from jaxdiv.train.pretrain import build_source, check_workdir_config, plan_stacks, train_stack
+from jaxdiv.train.pretrain import build_model, build_source, check_workdir_config, plan_stacks, train_stack
+from jaxdiv.train.state import create_state, make_optimizer
 
 log = logging.getLogger("jaxdiv")
+
+
 def _run_key(spec: multi.RunSpec, stage: str) -> tuple:
   return (spec.mode, spec.num_classes, spec.per_class, spec.seed, stage)
 
@@ -33,8 +36,7 @@ def _run_key(spec: multi.RunSpec, stage: str) -> tuple:
 def finished_runs(workdir: str, tasks, probes) -> set[tuple]:
   have: dict[tuple, set] = {}
   for row in read_rows(workdir):
-    key = (row.get("mode", "class"), row["K"], row["n"], row["seed"], row.get("stage", "sweep"))
-    have.setdefault(key, set()).add((row["task"], row["probe"]))
+    have.setdefault((row.mode, row.K, row.n, row.seed, row.stage), set()).add((row.task, row.probe))
   wanted = {(t, p) for t in tasks for p in probes}
   return {key for key, got in have.items() if wanted <= got}
 
@@ -62,7 +64,18 @@ def stacked_feature_fn(model, variables, strategy: str):
   return features
 
 
-def probe_stack(config, model, state, specs, summary, tasks: dict, strategy: str, stage: str) -> list[dict]:
+def _probe_results(config, train_f, train_y, test_f, test_y) -> dict:
+  """{probe kind: one ProbeResult per run} for stacked features (R, B, D)."""
+  results = {}
+  if "ridge" in config.probe.kinds:
+    results["ridge"] = ridge_probe_runs(train_f, train_y, test_f, test_y, seed=config.probe.seed)
+  if "logistic" in config.probe.kinds:
+    results["logistic"] = [logistic_probe(train_f[r], train_y, test_f[r], test_y, seed=config.probe.seed)
+                           for r in range(train_f.shape[0])]
+  return results
+
+
+def probe_stack(config, model, state, specs, summary, tasks: dict, strategy: str, stage: str) -> list[ResultRow]:
   variables = {"params": state.params, "batch_stats": state.batch_stats}
   feature_fn = stacked_feature_fn(model, variables, strategy)
   rows = []
@@ -70,26 +83,38 @@ def probe_stack(config, model, state, specs, summary, tasks: dict, strategy: str
     start = time.perf_counter()
     train_f = extract_features(feature_fn, train_x, batch_size=config.probe.batch_size, stacked_runs=True)
     test_f = extract_features(feature_fn, test_x, batch_size=config.probe.batch_size, stacked_runs=True)
-    results = {}
-    if "ridge" in config.probe.kinds:
-      results["ridge"] = ridge_probe_runs(train_f, train_y, test_f, test_y, seed=config.probe.seed)
-    if "logistic" in config.probe.kinds:
-      results["logistic"] = [logistic_probe(train_f[r], train_y, test_f[r], test_y, seed=config.probe.seed)
-                             for r in range(len(specs))]
-    for probe, per_run in results.items():
+    for probe, per_run in _probe_results(config, train_f, train_y, test_f, test_y).items():
       for spec, run, result in zip(specs, summary["runs"], per_run):
-        rows.append({"task": task, "N": spec.num_classes * spec.per_class, "K": spec.num_classes,
-                     "n": spec.per_class, "seed": spec.seed, "mode": spec.mode, "stage": stage, "probe": probe,
-                     "accuracy": result.test_accuracy, "error": 1.0 - result.test_accuracy,
-                     "val_accuracy": result.val_accuracy, "l2": result.l2,
-                     "train_accuracy": run.get("train_accuracy"), "train_loss": run.get("train_loss"),
-                     "features": int(train_f.shape[-1]), "probe_seconds": round(time.perf_counter() - start, 2)})
+        rows.append(ResultRow(
+            task=task, N=spec.num_classes * spec.per_class, K=spec.num_classes, n=spec.per_class, seed=spec.seed,
+            mode=spec.mode, stage=stage, probe=probe, error=1.0 - float(result.test_accuracy),
+            steps=summary.get("steps"), val_accuracy=float(result.val_accuracy), l2=float(result.l2),
+            train_accuracy=run.get("train_accuracy"), train_loss=run.get("train_loss"),
+            features=int(train_f.shape[-1]), probe_seconds=round(time.perf_counter() - start, 2)))
   return rows
 
 
+def baseline_rows(config, source, tasks: dict) -> list[ResultRow]:
+  """The floors every table is read against: chance (always guess the test set's most common class) and
+  the ridge probe on a randomly initialised network of the study's architecture (seed of the config)."""
+  rows = []
+  for task, (_, _, _, test_y) in tasks.items():
+    majority = np.bincount(test_y).max() / len(test_y)
+    for probe in config.probe.kinds:
+      rows.append(ResultRow(task=task, N=0, K=0, n=0, seed=config.seed, error=1.0 - float(majority), probe=probe,
+                            mode="chance", stage="baseline", steps=0))
+  model = build_model(config, 2)
+  state = create_state(model, make_optimizer(config.train, 1), jax.random.key(config.seed), source.image_shape)
+  stacked = jax.tree.map(lambda x: x[None], state)
+  spec = multi.RunSpec(0, 0, config.seed, "random_init")
+  summary = {"steps": 0, "runs": [{"train_accuracy": None, "train_loss": None}]}
+  return rows + probe_stack(config, model, stacked, [spec], summary, tasks, "vmap", "baseline")
+
+
 def run_sweep(config, workdir: str, specs: list[multi.RunSpec] | None = None, stage: str = "sweep",
-              tasks: dict | None = None) -> list[dict]:
-  """Train and probe `specs` (default: the config's grid) into `workdir`; returns all rows of the table."""
+              tasks: dict | None = None, steps_scale: float = 1.0) -> list[ResultRow]:
+  """Train and probe `specs` (default: the config's grid) into `workdir`; returns all rows of the table.
+  `steps_scale` multiplies every run's step budget (the convergence gate's 2x)."""
   os.makedirs(workdir, exist_ok=True)
   check_workdir_config(workdir, config, write=True)
   source = build_source(config)
@@ -108,9 +133,18 @@ def run_sweep(config, workdir: str, specs: list[multi.RunSpec] | None = None, st
             disable=not config.progress) as runs_bar:
     for total, chunk in chunks:
       chunk_dir = os.path.join(workdir, "runs", f"{stage}_N{total}_{multi.chunk_name(chunk)}")
-      summary, state, model = train_stack(config, source, chunk, chunk_dir, strategy)
+      summary, state, model = train_stack(config, source, chunk, chunk_dir, strategy, steps_scale)
       append_rows(workdir, probe_stack(config, model, state, chunk, summary, tasks, strategy, stage))
       runs_bar.update(len(chunk))
+  return read_rows(workdir)
+
+
+def run_baselines(config, workdir: str, tasks: dict | None = None) -> list[ResultRow]:
+  """Append the chance and random-init rows once; a rerun finds them and does nothing."""
+  if any(r.stage == "baseline" for r in read_rows(workdir)):
+    return read_rows(workdir)
+  tasks = tasks if tasks is not None else load_tasks(config)
+  append_rows(workdir, baseline_rows(config, build_source(config), tasks))
   return read_rows(workdir)
 
 
@@ -124,8 +158,7 @@ def probe_workdir(workdir: str, tasks: list[str] | None = None, kinds: list[str]
 
   from jaxdiv.train import checkpoint
   from jaxdiv.train.config import base_config
-  from jaxdiv.train.pretrain import build_model, build_source
-  from jaxdiv.train.state import create_state, make_optimizer, total_steps
+  from jaxdiv.train.state import total_steps
   path = os.path.join(workdir, "config.json")
   if not os.path.exists(path):
     raise FileNotFoundError(f"{path} not found: is {workdir} a `jaxdiv pretrain` workdir?")
@@ -161,5 +194,5 @@ def probe_workdir(workdir: str, tasks: list[str] | None = None, kinds: list[str]
     with open(os.path.join(workdir, "summary.json")) as f:
       summary = json.load(f)
     rows = probe_stack(config, model, stacked, specs, summary, task_data, "vmap", "probe")
-  write_json_atomic(os.path.join(workdir, "probe.json"), rows)
+  write_json_atomic(os.path.join(workdir, "probe.json"), [r.to_dict() for r in rows])
   return rows

@@ -1,4 +1,7 @@
-"""The whole study as one call: sweep at N1, fit the bound model, predict K* for N2, validate, report."""
+"""The whole study as one call: floors, sweep, convergence gate, fit, verdicts, validation at N2, report.
+
+Every stage resumes from what the workdir holds. `plan_study` lists every run without training.
+"""
 
 from __future__ import annotations
 
@@ -8,19 +11,47 @@ import platform
 import time
 
 import jax
+import numpy as np
 
 from jaxdiv.bound.analysis import predict_split
-from jaxdiv.bound.study import AVERAGE, fit_study
+from jaxdiv.bound.study import fit_study
 from jaxdiv.data.fonts import write_json_atomic
 from jaxdiv.report import write_report
+from jaxdiv.results import AVERAGE, read_rows, with_average
 from jaxdiv.sweep import grid
-from jaxdiv.sweep.runner import load_tasks, run_sweep
+from jaxdiv.sweep.runner import load_tasks, run_baselines, run_sweep
 from jaxdiv.train.multi import RunSpec
+from jaxdiv.train.state import total_steps
 
 log = logging.getLogger("jaxdiv")
+GATE_STEPS_SCALE = 2.0
 
 
-def validation_specs(config, prediction: dict, fit: dict, max_classes: int) -> list[RunSpec]:
+def gate_budgets(sweep) -> list[int]:
+  if not sweep.gate:
+    return []
+  return sorted(sweep.gate_budgets or sweep.budgets)
+
+
+def gate_specs(config, rows) -> list[RunSpec]:
+  """At each gated budget: the smallest, the best (average task, mean over seeds) and the largest K of the
+  sweep's grid, first seed, to be retrained at 2x steps."""
+  seed = config.sweep.seeds[0]
+  average = [r for r in with_average(rows) if r.task == AVERAGE and r.stage == "sweep" and r.mode == "class"
+             and r.probe == config.probe.kinds[0]]
+  specs = []
+  for total in gate_budgets(config.sweep):
+    at = [r for r in average if r.N == total]
+    if not at:
+      continue
+    ks = sorted({r.K for r in at})
+    mean = {k: np.mean([r.error for r in at if r.K == k]) for k in ks}
+    for k in sorted({ks[0], min(mean, key=mean.get), ks[-1]}):
+      specs.append(RunSpec(k, total // k, seed))
+  return specs
+
+
+def validation_specs(config, prediction: dict, fit, max_classes: int) -> list[RunSpec]:
   """At N2: the predicted K*, the standard K (all classes), and grid neighbours K*/s, K*·s (s = spread).
 
   With a boundary optimum there is no K*; the neighbours are then placed around the sweep's grid-best K
@@ -31,7 +62,7 @@ def validation_specs(config, prediction: dict, fit: dict, max_classes: int) -> l
   if prediction["status"] == "ok":
     centre = prediction["K_star"]
   else:
-    best = fit["measured"][-1]
+    best = fit.measured[-1]
     centre = best["grid_best_K"] * (total / best["N"]) ** 0.5
   spread = config.sweep.validation_spread
   k_hi = min(max_classes, total // config.sweep.n_min)
@@ -40,36 +71,108 @@ def validation_specs(config, prediction: dict, fit: dict, max_classes: int) -> l
   return [RunSpec(k, total // k, seed) for seed in config.sweep.seeds for k in sorted(ks)]
 
 
+def budget_rule(train) -> str:
+  if train.steps:
+    return f"{train.steps} steps per run"
+  return f"steps per run = max(ceil({train.epochs:g}·N/{train.batch_size}), {train.min_steps})"
+
+
+def plan_study(config) -> list[dict]:
+  """Every run the study will train (stage, mode, N, K, n, seed, steps, images), without touching data.
+
+  K is capped by `sweep.k_max` only (the source's class count is not read). Gate and validation K's that
+  depend on results not yet measured are null; their steps and images are known from N."""
+  sweep, train = config.sweep, config.train
+  batch = train.batch_size
+
+  def entry(stage, mode, total, k, seed, scale=1.0):
+    steps = int(round(scale * total_steps(train, total))) if total else 0
+    return {"stage": stage, "mode": mode, "N": total, "K": k, "n": (total // k) if k else None, "seed": seed,
+            "steps": steps, "images": steps * batch}
+
+  plan = []
+  if sweep.baselines:
+    plan.append(entry("baseline", "random_init", 0, None, config.seed))
+  specs = grid.design(sweep, sweep.k_max, sweep.n_max)
+  plan += [entry("sweep", s.mode, s.num_classes * s.per_class, s.num_classes, s.seed) for s in specs]
+  for total in gate_budgets(sweep):
+    ks = sorted({s.num_classes for s in specs if s.mode == "class" and s.num_classes * s.per_class == total})
+    if ks:
+      plan += [entry("gate", "class", total, k, sweep.seeds[0], GATE_STEPS_SCALE) for k in (ks[0], None, ks[-1])]
+  if sweep.validation_budget:
+    total = sweep.validation_budget
+    standard = grid.nearest_divisor(total, sweep.standard_classes, 1, total // sweep.n_min)
+    for seed in sweep.seeds:
+      plan += [entry("validate", "class", total, k, seed) for k in (None, None, None, standard)]
+  return plan
+
+
+def plan_total(plan: list[dict]) -> dict:
+  return {"runs": len(plan), "steps": sum(p["steps"] for p in plan), "images": sum(p["images"] for p in plan)}
+
+
+def study_verdict(fits: dict, gated: bool) -> dict:
+  """The study's headline: under-trained (failed gate), or the gate's outcome beside the invariance test."""
+  average = fits.get(AVERAGE)
+  if average is None:
+    return {"status": "no average task", "message": "no task has every row; nothing to conclude"}
+  if not gated:
+    gate = "gate not run"
+  elif not average.gate:
+    gate = "gate not run (no gated budget has rows)"
+  else:
+    failed = [g["N"] for g in average.gate if not g["passes"]]
+    gate = f"failed at N = {failed}" if failed else "passed"
+  if gate.startswith("failed"):
+    return {"status": "under-trained", "gate": gate,
+            "message": f"under-trained: 2x steps moved the average error beyond tolerance ({gate}); raise "
+                       "train.epochs / train.min_steps. No prediction below is a finding."}
+  return {"status": "ok" if gate == "passed" else "unchecked", "gate": gate,
+          "invariance": average.slope.get("verdict"), "bound_invariance": average.invariance.get("verdict"),
+          "message": f"convergence gate: {gate}; invariance of K/n (slope of ln K* on ln N): "
+                     f"{average.slope.get('verdict')}"}
+
+
 def run_study(config, workdir: str, description: str = "") -> dict:
   """Everything `jaxdiv demo` / `jaxdiv sweep` do; every stage resumes from what `workdir` already holds."""
   start = time.perf_counter()
   os.makedirs(workdir, exist_ok=True)
   tasks = load_tasks(config)
-  run_sweep(config, workdir, stage="sweep", tasks=tasks)
-  log.info("fitting the bound model")
+  if config.sweep.baselines:
+    run_baselines(config, workdir, tasks)
+  rows = run_sweep(config, workdir, stage="sweep", tasks=tasks)
+  if config.sweep.gate:
+    log.info("convergence gate: retraining the smallest, best and largest K at %gx steps", GATE_STEPS_SCALE)
+    run_sweep(config, workdir, gate_specs(config, rows), stage="gate", tasks=tasks, steps_scale=GATE_STEPS_SCALE)
+  log.info("fitting the bound model and the measured statistics")
   fits = fit_study(workdir, probe=config.probe.kinds[0], replicates=config.sweep.replicates)
-  budget = f"{config.train.steps} steps" if config.train.steps else f"{config.train.epochs:g} epochs of N"
+  verdict = study_verdict(fits, bool(config.sweep.gate))
+  log.info("%s", verdict["message"])
   meta = {"machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
                      f"{jax.default_backend()} ({jax.devices()[0].device_kind})",
           "model": f"ResNet-18 topology, {config.model.stem} stem, width {config.model.width} "
-                   f"({8 * config.model.width}-d features), {config.data.resolution} px, {budget}, "
-                   f"batch {config.train.batch_size}",
-          "sweep_N": list(config.sweep.budgets), "standard_classes": config.sweep.standard_classes,
-          "note": description}
+                   f"({8 * config.model.width}-d features), {config.data.resolution} px, batch "
+                   f"{config.train.batch_size}, lr {config.train.learning_rate:g}, zero-init last BN scale "
+                   f"{config.model.zero_init_last_scale}",
+          "budget": budget_rule(config.train), "sweep_N": list(config.sweep.budgets),
+          "standard_classes": config.sweep.standard_classes, "note": description, "verdict": verdict}
   total = config.sweep.validation_budget
-  if total:
+  if total and AVERAGE in fits:
     from jaxdiv.train.pretrain import build_source
     max_classes = build_source(config).num_classes
-    prediction = predict_split(dict(fits[AVERAGE], _boot=fits[AVERAGE]["bootstrap_params"]), total, max_classes)
+    prediction = predict_split(fits[AVERAGE], total, max_classes)
     if prediction["status"] == "ok":
       k = grid.nearest_divisor(total, prediction["K_star"], 1, max_classes)
       low, high = prediction["K_ci95"]
       prediction.update(K=k, n=total // k, message=f"K* = {prediction['K_star']:.0f} (95% CI {low:.0f}–{high:.0f}) "
                         f"at N = {total}; trained K = {k}, n = {total // k}")
+    if verdict["status"] == "under-trained":
+      prediction["message"] = "not a finding (the convergence gate failed): " + prediction["message"]
     meta.update(validation_N=total, prediction=prediction)
     run_sweep(config, workdir, validation_specs(config, prediction, fits[AVERAGE], max_classes), stage="validate",
               tasks=tasks)
   meta["wall_seconds"] = round(time.perf_counter() - start, 1)
   write_json_atomic(os.path.join(workdir, "study.json"), meta)
   report = write_report(workdir, probe=config.probe.kinds[0])
-  return {"report": report, "seconds": meta["wall_seconds"], "prediction": meta.get("prediction")}
+  return {"report": report, "seconds": meta["wall_seconds"], "prediction": meta.get("prediction"),
+          "verdict": verdict, "rows": len(read_rows(workdir))}

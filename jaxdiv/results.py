@@ -1,0 +1,135 @@
+"""The study's results table, `results.jsonl`: one typed row per (task, N, K, n, seed, mode, stage, probe).
+
+Shared by the sweep (which appends), the bound fit and the report (which read), so it lives at the top
+level and imports nothing from the stages. The average task is defined here, once.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import os
+from collections import defaultdict
+
+from jaxdiv.data.fonts import write_text_atomic
+
+RESULTS = "results.jsonl"
+AVERAGE = "average"
+# Stages: the grid at the sweep budgets, the convergence gate (2x steps), the validation at a larger N,
+# the floors (chance, a randomly initialised network), and `jaxdiv probe` on a pretrain workdir.
+STAGES = ("sweep", "gate", "validate", "baseline", "probe")
+# Modes: labels from classes, from k-means clusters of a fixed sample (the contrast case), or no
+# pre-training at all (baseline rows: "chance", "random_init").
+MODES = ("class", "cluster", "chance", "random_init")
+
+
+@dataclasses.dataclass(frozen=True)
+class ResultRow:
+  """One probe result. Baseline rows have K = n = N = 0 (nothing was pre-trained)."""
+  task: str
+  N: int
+  K: int
+  n: int
+  seed: int
+  error: float
+  probe: str = "ridge"
+  mode: str = "class"
+  stage: str = "sweep"
+  steps: int | None = None
+  val_accuracy: float | None = None
+  l2: float | None = None
+  train_accuracy: float | None = None
+  train_loss: float | None = None
+  features: int | None = None
+  probe_seconds: float | None = None
+
+  @property
+  def accuracy(self) -> float:
+    return 1.0 - self.error
+
+  @property
+  def cell(self) -> tuple:
+    """What identifies a measurement apart from the task: rows of one cell are averaged over tasks."""
+    return (self.probe, self.mode, self.stage, self.N, self.K, self.n, self.seed)
+
+  @classmethod
+  def from_dict(cls, row: dict) -> ResultRow:
+    """Rows written by older versions lack some keys (stage, mode, steps) or carry only `accuracy`."""
+    fields = {f.name for f in dataclasses.fields(cls)}
+    values = {k: v for k, v in row.items() if k in fields}
+    if "error" not in values:
+      values["error"] = 1.0 - float(row["accuracy"])
+    values.setdefault("N", int(row["K"]) * int(row["n"]))
+    for key in ("N", "K", "n", "seed"):
+      values[key] = int(values[key])
+    return cls(**values)
+
+  def to_dict(self) -> dict:
+    return dict(dataclasses.asdict(self), accuracy=self.accuracy)
+
+
+def results_path(workdir: str) -> str:
+  return os.path.join(workdir, RESULTS)
+
+
+def read_rows(workdir: str) -> list[ResultRow]:
+  path = results_path(workdir)
+  if not os.path.exists(path):
+    return []
+  with open(path) as f:
+    return [ResultRow.from_dict(json.loads(line)) for line in f if line.strip()]
+
+
+def append_rows(workdir: str, rows: list[ResultRow]) -> None:
+  """Rewrite the table with the new rows through a temporary file, so a kill never leaves half a table."""
+  path = results_path(workdir)
+  existing = open(path).read() if os.path.exists(path) else ""
+  write_text_atomic(path, existing + "".join(json.dumps(r.to_dict()) + "\n" for r in rows))
+
+
+def with_average(rows: list[ResultRow]) -> list[ResultRow]:
+  """`rows` plus the average task: per cell, the mean error over the tasks, only where every task of
+  that probe has the cell (a missing row leaves no average rather than an average of fewer tasks)."""
+  tasks = defaultdict(set)
+  for r in rows:
+    if r.task != AVERAGE:
+      tasks[r.probe].add(r.task)
+  cells = defaultdict(list)
+  for r in rows:
+    if r.task != AVERAGE:
+      cells[r.cell].append(r)
+  average = []
+  for cell, members in sorted(cells.items(), key=lambda item: str(item[0])):
+    if {r.task for r in members} != tasks[cell[0]]:
+      continue
+    train = [r.train_accuracy for r in members if r.train_accuracy is not None]
+    average.append(dataclasses.replace(
+        members[0], task=AVERAGE, error=sum(r.error for r in members) / len(members),
+        val_accuracy=None, l2=None, probe_seconds=None, train_accuracy=train[0] if train else None))
+  return [r for r in rows if r.task != AVERAGE] + average
+
+
+def select(rows: list[ResultRow], **where) -> list[ResultRow]:
+  """Rows whose fields equal every keyword (a tuple or set value means 'any of')."""
+  def matches(row):
+    for key, wanted in where.items():
+      value = getattr(row, key)
+      if isinstance(wanted, (tuple, set, frozenset, list)):
+        if value not in wanted:
+          return False
+      elif value != wanted:
+        return False
+    return True
+  return [r for r in rows if matches(r)]
+
+
+def finite(value) -> bool:
+  return value is not None and math.isfinite(value)
+
+
+def field(row, name: str, default=None):
+  """A row's field, whether the row is a ResultRow or a plain dict (synthetic tables, older code)."""
+  if isinstance(row, dict):
+    return row.get(name, default)
+  return getattr(row, name, default)
