@@ -221,13 +221,13 @@ def answers(fits: dict, meta: dict, table: list[dict]) -> list[str]:
                  + (f" (beta − alpha = {average.invariance['beta_minus_alpha']:.2f}, 95% CI "
                     f"{_ci(average.invariance['beta_minus_alpha_ci95'], '.2f')})"
                     if "beta_minus_alpha" in average.invariance else ""))
-  interior = []
+  interior = defaultdict(list)
   for task, fit in sorted(fits.items(), key=lambda item: (item[0] == AVERAGE, item[0])):
     for check in fit.interior:
-      interior.append(f"{task} N={check['N']}: {check['verdict']}")
+      interior[check["verdict"]].append(f"{task} N={check['N']}")
   if interior:
     lines.append("- **Interior optimum?** (paired per-seed differences, both ends' 95% CIs above 0): "
-                 + "; ".join(interior))
+                 + "; ".join(f"{verdict}: {', '.join(where)}" for verdict, where in interior.items()))
   prediction = meta.get("prediction")
   average_row = next((r for r in table if r["task"] == AVERAGE), None)
   if prediction and average_row:
