@@ -43,10 +43,28 @@ def mean_errors(rows, probe: str, mode: str = "class") -> dict:
           for task, cells in grouped.items()}
 
 
-def heatmap_figure(task: str, cells: dict, path: str) -> str:
+def _pyplot():
   import matplotlib
   matplotlib.use("Agg")
   import matplotlib.pyplot as plt
+  return plt
+
+
+def _save(fig, ax, path: str, xlabel: str, title: str, legend: bool = True) -> str:
+  """Label, lay out, write and close a figure (test error on the y axis)."""
+  ax.set_xlabel(xlabel)
+  ax.set_ylabel("test error")
+  ax.set_title(title, fontsize=9)
+  if legend:
+    ax.legend(fontsize=7)
+  fig.tight_layout()
+  fig.savefig(path, dpi=110)
+  _pyplot().close(fig)
+  return path
+
+
+def heatmap_figure(task: str, cells: dict, path: str) -> str:
+  plt = _pyplot()
   fig, ax = plt.subplots(figsize=(5.2, 4.2))
   keys = sorted(cells)
   K = np.array([k[2] for k in keys], float)
@@ -80,9 +98,7 @@ def heatmap_figure(task: str, cells: dict, path: str) -> str:
 
 
 def ucurve_figure(task: str, cells: dict, fit: Analysis | None, path: str) -> str:
-  import matplotlib
-  matplotlib.use("Agg")
-  import matplotlib.pyplot as plt
+  plt = _pyplot()
   fig, ax = plt.subplots(figsize=(5.2, 3.8))
   budgets = sorted({k[1] for k in cells})
   colours = plt.cm.tab10(np.arange(len(budgets)))
@@ -102,22 +118,13 @@ def ucurve_figure(task: str, cells: dict, fit: Analysis | None, path: str) -> st
       if len(boot):
         lo, hi = np.percentile(boot, [2.5, 97.5], axis=0)
         ax.fill_between(np.log10(ks * ks / total), lo, hi, color=colour, alpha=0.2)
-  ax.set_xlabel("log10 K/n")
-  ax.set_ylabel("test error")
-  ax.set_title(f"{task}: error at fixed N (band: bootstrap 95%)", fontsize=9)
-  ax.legend(fontsize=7)
-  fig.tight_layout()
-  fig.savefig(path, dpi=110)
-  plt.close(fig)
-  return path
+  return _save(fig, ax, path, "log10 K/n", f"{task}: error at fixed N (band: bootstrap 95%)")
 
 
 def contrast_figure(task: str, class_rows: list, cluster_rows: list, floors: dict, path: str) -> str:
   """Class-labelled vs cluster-labelled error against K at the budgets that have both (same N, same
   steps); one thin line per seed, the seed mean bold; chance and random-init floors dashed."""
-  import matplotlib
-  matplotlib.use("Agg")
-  import matplotlib.pyplot as plt
+  plt = _pyplot()
   fig, ax = plt.subplots(figsize=(5.2, 3.8))
   budgets = sorted({r.N for r in cluster_rows} & {r.N for r in class_rows})
   colours = plt.cm.tab10(np.arange(len(budgets)))
@@ -138,14 +145,7 @@ def contrast_figure(task: str, class_rows: list, cluster_rows: list, floors: dic
   ticks = sorted({r.K for r in class_rows + cluster_rows if r.N in budgets})
   ax.set_xticks(ticks, [str(k) for k in ticks])
   ax.minorticks_off()
-  ax.set_xlabel("K (classes or clusters)")
-  ax.set_ylabel("test error")
-  ax.set_title(f"{task}: class vs cluster labels (thin: seeds)", fontsize=9)
-  ax.legend(fontsize=7)
-  fig.tight_layout()
-  fig.savefig(path, dpi=110)
-  plt.close(fig)
-  return path
+  return _save(fig, ax, path, "K (classes or clusters)", f"{task}: class vs cluster labels (thin: seeds)")
 
 
 def summary_table(errors: dict, fits: dict, validation_total: int | None, standard_classes: int,
