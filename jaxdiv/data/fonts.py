@@ -163,31 +163,36 @@ def _designs_for_chunk(args):
   return [distinct_designs(faces, chr(c)) for c in codes]
 
 
-def fork_map(fn, items: list, workers: int) -> list:
-  """`Pool.map` over forked workers that only render or read files and never touch JAX; JAX's
-  "os.fork() was called" warning (about JAX's own threads in the child) is silenced for that reason."""
+def fork_map(fn, items: list, workers: int, progress: str | None = None) -> list:
+  """`Pool.imap` (results in order) over forked workers that only render or read files and never touch
+  JAX; JAX's "os.fork() was called" warning (about JAX's own threads in the child) is silenced for that
+  reason. `progress` names a progress bar over the items."""
   import multiprocessing
   import warnings
+
+  from tqdm.auto import tqdm
   with warnings.catch_warnings():
     warnings.filterwarnings("ignore", message=r"os\.fork\(\) was called", category=RuntimeWarning)
     with multiprocessing.get_context("fork").Pool(workers) as pool:
-      return pool.map(fn, items)
+      return list(tqdm(pool.imap(fn, items), total=len(items), desc=progress, disable=progress is None))
 
 
-def build_design_index(faces: Sequence[Face], codepoints: Sequence[int], workers: int = 0
+def build_design_index(faces: Sequence[Face], codepoints: Sequence[int], workers: int = 0, chunk: int = 128
                        ) -> dict[int, list[int]]:
-  """Map each code point to its distinct-design face indices (slow: renders every face)."""
+  """Map each code point to its distinct-design face indices (slow: renders every face), in chunks of
+  `chunk` code points spread over `workers` processes, with a progress bar; the result does not depend
+  on either."""
   codes = [int(c) for c in codepoints]
   workers = workers or min(os.cpu_count() or 1, 8)
-  chunks = [codes[i::workers] for i in range(workers)]
+  chunks = [codes[i:i + chunk] for i in range(0, len(codes), chunk)]
   if workers == 1:
-    results = [_designs_for_chunk((faces, codes))]
-    chunks = [codes]
+    results = [_designs_for_chunk((faces, c)) for c in chunks]
   else:
-    results = fork_map(_designs_for_chunk, [(list(faces), c) for c in chunks], workers)
+    results = fork_map(_designs_for_chunk, [(list(faces), c) for c in chunks], workers,
+                       progress=f"glyph design index ({len(codes)} characters, built once)")
   index = {}
-  for chunk, designs in zip(chunks, results):
-    index.update(zip(chunk, designs))
+  for part, designs in zip(chunks, results):
+    index.update(zip(part, designs))
   return {c: index[c] for c in codes}
 
 
