@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import math
 import os
 from collections import defaultdict
 
@@ -16,17 +15,15 @@ from jaxdiv.data.fonts import write_text_atomic
 
 RESULTS = "results.jsonl"
 AVERAGE = "average"
-# Stages: the grid at the sweep budgets, the convergence gate (2x steps), the validation at a larger N,
-# the floors (chance, a randomly initialised network), and `jaxdiv probe` on a pretrain workdir.
-STAGES = ("sweep", "gate", "validate", "baseline", "probe")
-# Modes: labels from classes, from k-means clusters of a fixed sample (the contrast case), or no
-# pre-training at all (baseline rows: "chance", "random_init").
-MODES = ("class", "cluster", "chance", "random_init")
 
 
 @dataclasses.dataclass(frozen=True)
 class ResultRow:
-  """One probe result. Baseline rows have K = n = N = 0 (nothing was pre-trained)."""
+  """One probe result. Baseline rows have K = n = N = 0 (nothing was pre-trained).
+
+  stage: "sweep" (the grid at the sweep budgets), "gate" (2x steps), "validate" (the larger N),
+  "baseline" (the floors) or "probe" (`jaxdiv probe` on a pretrain workdir). mode: "class", "cluster"
+  (k-means labels of a fixed sample, the contrast case), or for baselines "chance" / "random_init"."""
   task: str
   N: int
   K: int
@@ -108,24 +105,6 @@ def with_average(rows: list[ResultRow]) -> list[ResultRow]:
         members[0], task=AVERAGE, error=sum(r.error for r in members) / len(members),
         val_accuracy=None, l2=None, probe_seconds=None, train_accuracy=train[0] if train else None))
   return [r for r in rows if r.task != AVERAGE] + average
-
-
-def select(rows: list[ResultRow], **where) -> list[ResultRow]:
-  """Rows whose fields equal every keyword (a tuple or set value means 'any of')."""
-  def matches(row):
-    for key, wanted in where.items():
-      value = getattr(row, key)
-      if isinstance(wanted, (tuple, set, frozenset, list)):
-        if value not in wanted:
-          return False
-      elif value != wanted:
-        return False
-    return True
-  return [r for r in rows if matches(r)]
-
-
-def finite(value) -> bool:
-  return value is not None and math.isfinite(value)
 
 
 def field(row, name: str, default=None):

@@ -321,12 +321,13 @@ def write_report(workdir: str, probe: str = "ridge", meta: dict | None = None) -
         lines.append(f"| {task} | {c['N']} | {c['best_interior_K']} | {c['low_end_K']} | "
                      f"{c['low_minus_best']:+.3f} | {_ci(c['low_ci95'])} | {c['high_end_K']} | "
                      f"{c['high_minus_best']:+.3f} | {_ci(c['high_ci95'])} | {c['verdict']} |")
-  lines += ["", "## K* at each sweep N against the Huber delta of the fit (sensitivity)", "",
-            "| task | " + " | ".join(f"delta = {h['delta']:g}" for h in next(iter(fits.values())).huber) + " |"
-            if fits else "", "|---" * (1 + len(next(iter(fits.values())).huber)) + "|" if fits else ""]
-  for task, fit in fits.items():
-    lines.append(f"| {task} | " + " | ".join(", ".join(f"N={n}: {k:.1f}" for n, k in h["K_star"].items())
-                                             for h in fit.huber) + " |")
+  lines += ["", "## K* at each sweep N against the Huber delta of the fit (sensitivity)", ""]
+  if fits:
+    deltas = [h["delta"] for h in next(iter(fits.values())).huber]
+    lines += ["| task | " + " | ".join(f"delta = {d:g}" for d in deltas) + " |", "|---" * (1 + len(deltas)) + "|"]
+    for task, fit in fits.items():
+      lines.append(f"| {task} | " + " | ".join(", ".join(f"N={n}: {k:.1f}" for n, k in h["K_star"].items())
+                                               for h in fit.huber) + " |")
   lines += ["", "## Figures", ""]
   for task in sorted(errors, key=lambda t: (t == AVERAGE, t)):
     safe = task.replace("/", "_")

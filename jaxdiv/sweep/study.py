@@ -86,7 +86,7 @@ def plan_study(config) -> list[dict]:
   batch = train.batch_size
 
   def entry(stage, mode, total, k, seed, scale=1.0):
-    steps = int(round(scale * total_steps(train, total))) if total else 0
+    steps = total_steps(train, total, scale) if total else 0
     return {"stage": stage, "mode": mode, "N": total, "K": k, "n": (total // k) if k else None, "seed": seed,
             "steps": steps, "images": steps * batch}
 

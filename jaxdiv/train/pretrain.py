@@ -177,7 +177,7 @@ def _stack_program(config, source, specs, strategy, steps_scale: float = 1.0):
   `steps_scale` multiplies the run's budget (the convergence gate trains at 2x)."""
   stack = multi.draw_stack(source, specs, config.data.subset_seed)
   num_examples = stack.positions.shape[1]
-  steps = max(1, int(round(steps_scale * total_steps(config.train, num_examples))))
+  steps = total_steps(config.train, num_examples, steps_scale)
   if config.train.batch_size > num_examples:
     raise ValueError(f"train.batch_size={config.train.batch_size} exceeds N={num_examples}; lower it")
   model = build_model(config, int(stack.num_classes.max()))

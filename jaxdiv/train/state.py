@@ -49,16 +49,19 @@ def make_optimizer(train_config, total_steps: int) -> optax.GradientTransformati
   raise ValueError(f"train.optimizer must be 'sgd' or 'adamw', got {train_config.optimizer!r}")
 
 
-def total_steps(train_config, num_examples: int) -> int:
+def total_steps(train_config, num_examples: int, scale: float = 1.0) -> int:
   """A run's step budget from its own N: `train.steps` when set, else max(ceil(E·N/B), S_min) with
-  E = `train.epochs` and S_min = `train.min_steps`. Every K at one N gets the same steps, and a small N
-  still gets enough of them to learn its task (fixed epochs alone starve the small budgets)."""
+  E = `train.epochs` and S_min = `train.min_steps`; times `scale` (the convergence gate's 2x). Every K at
+  one N gets the same steps, and a small N still gets enough of them to learn its task (fixed epochs
+  alone starve the small budgets)."""
   if train_config.steps > 0:
-    return int(train_config.steps)
-  if train_config.epochs <= 0 and train_config.get("min_steps", 0) <= 0:
+    steps = int(train_config.steps)
+  elif train_config.epochs <= 0 and train_config.get("min_steps", 0) <= 0:
     raise ValueError("set train.steps, train.epochs or train.min_steps to a positive number")
-  from_epochs = math.ceil(train_config.epochs * num_examples / train_config.batch_size)
-  return max(1, from_epochs, int(train_config.get("min_steps", 0)))
+  else:
+    from_epochs = math.ceil(train_config.epochs * num_examples / train_config.batch_size)
+    steps = max(1, from_epochs, int(train_config.get("min_steps", 0)))
+  return max(1, int(round(scale * steps)))
 
 
 def create_state(model, optimizer: optax.GradientTransformation, key: jax.Array, image_shape) -> TrainState:
