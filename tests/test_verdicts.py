@@ -7,6 +7,7 @@ import os
 import numpy as np
 import pytest
 from conftest import SMALL_RANGE
+from scipy import stats
 
 from jaxdiv.bound import measured
 from jaxdiv.bound.analysis import Analysis, analyse
@@ -59,22 +60,86 @@ def test_interior_optimum_needs_both_ends_to_lose_with_confidence():
   u = measured.Curve(256, K, 256 / K, (0, 1, 2), np.array([[0.5, 0.52, 0.51], [0.3, 0.31, 0.29],
                                                           [0.35, 0.36, 0.34], [0.6, 0.62, 0.61]]))
   assert measured.interior_optimum(u)["verdict"] == "yes"
-  falling = measured.Curve(256, K, 256 / K, (0, 1, 2), np.array([[0.5, 0.52, 0.51], [0.4, 0.41, 0.39],
-                                                                [0.35, 0.36, 0.34], [0.36, 0.33, 0.35]]))
-  assert measured.interior_optimum(falling)["verdict"] == "no"
-  assert measured.monotone_in_k(falling)["verdict"] == "monotone"
+  flat_end = measured.Curve(256, K, 256 / K, (0, 1, 2), np.array([[0.5, 0.52, 0.51], [0.4, 0.41, 0.39],
+                                                                 [0.35, 0.36, 0.34], [0.36, 0.33, 0.35]]))
+  assert measured.interior_optimum(flat_end)["verdict"] == "inconclusive"
+  assert measured.monotone_in_k(flat_end)["verdict"] == "monotone"
   assert measured.monotone_in_k(u)["verdict"] == "not monotone"
+  falling = measured.Curve(256, K, 256 / K, (0, 1), np.array([[0.5, 0.52], [0.4, 0.41], [0.35, 0.36], [0.2, 0.21]]))
+  assert measured.interior_optimum(falling)["verdict"] == "no (optimum at an edge)"
+  # Two seeds: the pooled SD over four K (4 degrees of freedom) still gives a usable interval.
+  two = measured.Curve(256, K, 256 / K, (0, 1), u.errors[:, :2])
+  check = measured.interior_optimum(two)
+  pooled = np.sqrt(np.mean(np.var(u.errors[:, :2], axis=1, ddof=1)))
+  half = check["low_minus_best"] - check["low_ci95"][0]
+  assert half == pytest.approx(stats.t.ppf(0.975, 4) * pooled * np.sqrt(1 / 2 + 1 / 2))
+  assert check["verdict"] == "yes"
 
 
-def test_gate_tolerance_is_the_larger_of_seed_sd_and_one_point():
+def test_best_k_interval_is_not_degenerate_with_two_seeds():
+  K = np.array([2, 4, 8, 16, 32.0])
+  truth = 0.3 + 0.05 * (np.log(K) - np.log(8)) ** 2
+  rng = np.random.default_rng(1)
+  curve = measured.Curve(128, K, 128 / K, (0, 1), truth[:, None] + 0.01 * rng.standard_normal((5, 2)))
+  best = measured.best_k(curve)
+  low, high = best["K_ci95"]
+  assert low < best["K_star"] < high and high / low > 1.2 and 3 < best["K_star"] < 20
+
+
+def test_fit_small_predict_large_against_the_held_out_grid():
+  """The paper's protocol: the bound model sees N = 2000 only; its K* at the held-out N = 8000 is compared
+  with that budget's grid (paired per-seed differences), which the measured statistics still use."""
+  from jaxdiv.bound.analysis import predict_split
+  rows = surface_rows(INVARIANT, (2000, 8000), seeds=3, noise=0.005)
+  result = analyse(rows, replicates=10, fit_budgets=[2000])
+  assert [m["N"] for m in result.measured] == [2000] and len(result.best_k) == 2
+  assert result.invariance["verdict"] == "untested (one N)"
+  prediction = predict_split(result, 8000)
+  a, b = INVARIANT["alpha"], INVARIANT["beta"]
+  truth = (a * INVARIANT["A"] / (b * INVARIANT["B"])) ** (1 / (a + b)) * 8000 ** (b / (a + b))
+  assert prediction["status"] == "ok" and abs(np.log(prediction["K_star"] / truth)) < 0.1
+  curve = measured.curves(rows)[8000]
+  ks = curve.K.astype(int).tolist()
+  predicted = min(ks, key=lambda k: abs(np.log(k / prediction["K_star"])))
+  held = measured.holdout(curve, predicted, ks[-1])
+  assert held["status"] == "ok" and held["seeds"] == 3 and held["best_K"] == predicted
+  assert held["predicted_minus_best"] == 0.0 and held["standard_minus_predicted_ci95"][0] > 0
+  assert json.loads(json.dumps(held)) == held
+  assert measured.holdout(curve, 7, ks[-1])["status"].startswith("K = [7] not measured")
+
+
+def test_gate_tolerance_is_what_two_networks_differ_by_at_least_one_point():
   K = np.array([2, 8, 32.0])
   sweep = measured.Curve(64, K, 64 / K, (0, 1), np.array([[0.5, 0.56], [0.3, 0.3], [0.6, 0.6]]))
-  gated = measured.Curve(64, K, 64 / K, (0,), np.array([[0.46], [0.295], [0.58]]))
+  pooled = np.sqrt(np.mean([np.var([0.5, 0.56], ddof=1), 0.0, 0.0]))
+  gated = measured.Curve(64, K, 64 / K, (0,), np.array([[0.46], [0.25], [0.52]]))
   result = measured.gate(sweep, gated)
   by_k = {c["K"]: c for c in result["checks"]}
-  assert by_k[2]["passes"] and by_k[2]["tolerance"] == pytest.approx(np.std([0.5, 0.56], ddof=1))
-  assert by_k[8]["passes"] and by_k[8]["tolerance"] == 0.01
-  assert not by_k[32]["passes"] and not result["passes"]
+  assert result["seed_sd"] == pytest.approx(pooled)
+  assert by_k[2]["tolerance"] == pytest.approx(1.96 * np.sqrt(2) * pooled)
+  assert by_k[2]["passes"] and by_k[8]["passes"] and not by_k[32]["passes"] and not result["passes"]
+  assert json.loads(json.dumps(result)) == result  # fit.json holds it: plain Python types only
+  one_seed = measured.Curve(64, K, 64 / K, (0,), np.array([[0.5], [0.3], [0.6]]))
+  alone = measured.gate(one_seed, gated)
+  assert alone["seed_sd"] is None and alone["tolerance"] == 0.01 and not alone["passes"]
+
+
+def test_gate_passes_converged_noise_and_fails_a_real_shift():
+  """Simulated budgets (3 seeds, 5 K, 3 gated K): converged runs (2x draws from the same distribution)
+  pass most of the time; runs 4 seed SDs short of converged (an under-trained budget) fail most of the time."""
+  rng = np.random.default_rng(0)
+  K, sd = np.array([2, 4, 8, 16, 32.0]), 0.02
+  def pass_rate(shift):
+    passed = 0
+    for _ in range(400):
+      truth = 0.3 + 0.05 * (np.log(K) - np.log(8)) ** 2
+      sweep = measured.Curve(256, K, 256 / K, (0, 1, 2), truth[:, None] + sd * rng.standard_normal((5, 3)))
+      gated_k = np.array([2, 8, 32.0])
+      after = truth[[0, 2, 4], None] - shift + sd * rng.standard_normal((3, 1))
+      passed += measured.gate(sweep, measured.Curve(256, gated_k, 256 / gated_k, (0,), after))["passes"]
+    return passed / 400
+  assert pass_rate(0.0) > 0.75
+  assert pass_rate(4 * sd) < 0.2
 
 
 def test_rows_and_the_average_task_are_typed_and_defined_once():
@@ -100,6 +165,21 @@ def test_imagenet_plan_budgets_steps_per_run_from_its_own_n(capsys):
   steps_at = {p["N"]: p["steps"] for p in plan if p["stage"] in ("sweep", "validate")}
   assert steps_at[5000] < steps_at[50000] and steps_at[5000] >= 2000
   assert {p["steps"] for p in plan if p["stage"] == "gate" and p["N"] == 5000} == {2 * steps_at[5000]}
+
+
+def test_the_demo_plan_tests_invariance_by_fitting_small_and_predicting_large(capsys):
+  from jaxdiv import cli
+  assert cli.main(["demo", "--plan"]) == 0
+  lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+  plan = lines[:-1]
+  budgets = sorted({p["N"] for p in plan if p["stage"] == "sweep"})
+  assert len(budgets) >= 2 and budgets[-1] >= 4 * budgets[0]
+  assert {p["N"] for p in plan if p["stage"] == "gate"} == set(budgets)  # every budget is gated
+  assert len({p["N"] for p in plan if p["mode"] == "cluster"}) == 1
+  assert len({p["seed"] for p in plan if p["stage"] == "sweep"}) >= 2  # the gate's tolerance needs a seed SD
+  assert {p["N"] for p in plan if p["stage"] == "validate"} == {budgets[-1]}  # held out: the grid is there
+  from jaxdiv.sweep.demo_config import demo_config
+  assert max(demo_config().sweep.fit_budgets) < budgets[-1]
 
 
 def test_an_under_trained_study_fails_its_gate_and_reports_the_contrast_case(tmp_path):

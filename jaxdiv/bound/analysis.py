@@ -88,14 +88,15 @@ def aicc(fit, K, n, err, weights=None) -> float:
 
 def bootstrap_errors(err_by_seed: np.ndarray, fitted: np.ndarray, replicates: int, seed: int,
                      num_params: int = 0) -> np.ndarray:
-  """Bootstrap replicates of the per-point mean error: resample seeds; with one seed, resample log
-  residuals inflated by sqrt(m / (m − p)), the degrees-of-freedom correction for p fitted parameters."""
+  """Bootstrap replicates of the per-point mean error: resample seeds when there are at least three; with
+  fewer (two seeds give three distinct resamples), resample log residuals of the mean inflated by
+  sqrt(m / (m − p)), the degrees-of-freedom correction for p fitted parameters."""
   rng = np.random.default_rng(seed)
   points, seeds = err_by_seed.shape
-  if seeds > 1:
+  if seeds > 2:
     picks = rng.integers(0, seeds, (replicates, seeds))
     return err_by_seed[:, picks].mean(axis=2).T
-  log_residual = np.log(err_by_seed[:, 0]) - np.log(fitted)
+  log_residual = np.log(err_by_seed.mean(axis=1)) - np.log(fitted)
   log_residual = (log_residual - log_residual.mean()) * np.sqrt(points / max(points - num_params, 1))
   return fitted * np.exp(rng.choice(log_residual, (replicates, points)))
 
@@ -110,15 +111,20 @@ def _weights(err_by_seed: np.ndarray):
 
 
 def analyse(rows, *, max_classes: int | None = None, replicates: int = 200, seed: int = 0, families=FAMILIES,
-            huber_deltas=HUBER_DELTAS, all_rows=None) -> Analysis:
+            huber_deltas=HUBER_DELTAS, all_rows=None, fit_budgets=None) -> Analysis:
   """Fit every family, pick one by AICc, bootstrap it, judge the N-invariance of the ratio two ways
   (the bound model's beta − alpha and the model-free slope of ln K* on ln N).
 
   `rows`: the sweep's class-labelled rows of one task. `all_rows` (optional): every row of the task, for
-  the gate (stage "gate") and the contrast case (mode "cluster"). With a single budget the families differ
-  only in the U-curve's asymmetry, so "separate" is not fitted and both verdicts read "untested (one N)"."""
-  K, n, err_by_seed = error_matrix(rows)
-  budget = point_budgets(rows, K, n)
+  the gate (stage "gate") and the contrast case (mode "cluster"). `fit_budgets` (optional): the bound model
+  sees only these N (the paper's protocol: fit small, predict a held-out larger N); the measured statistics
+  use every budget. With a single fitted budget the families differ only in the U-curve's asymmetry, so
+  "separate" is not fitted and the bound-model verdict reads "untested (one N)"."""
+  model_rows = [r for r in rows if not fit_budgets or int(field(r, "N")) in set(fit_budgets)]
+  if not model_rows:
+    raise ValueError(f"no sweep rows at the fit budgets {list(fit_budgets)}: name budgets from sweep.budgets")
+  K, n, err_by_seed = error_matrix(model_rows)
+  budget = point_budgets(model_rows, K, n)
   budgets = sorted(set(budget.tolist()))
   if len(budgets) < 2:
     families = [f for f in families if f != "separate"]

@@ -1,15 +1,18 @@
 """Statistics of the measured errors that need no bound model, each able to say no.
 
-- `interior_optimum`: is the best K strictly inside the grid? Paired per-seed differences between the
-  best interior K and each end, with Student-t intervals; "yes" only where both exclude 0.
+- `interior_optimum`: is the best K strictly inside the grid? The best interior K against each end, with
+  Student-t intervals from the budget's pooled seed SD; "yes" only where both exclude 0.
 - `best_k`: K* at one N as the vertex of a quadratic in ln K through the grid minimum and its two
-  neighbours, bootstrapped over seeds.
+  neighbours, with a parametric bootstrap from the pooled seed SD.
 - `invariance_slope`: the slope of ln K* on ln N across budgets, with an interval. An N-invariant
   ratio K/n means K* ∝ N^(1/2): "invariant" when the interval lies inside 0.5 ± 0.15, "drifts" when it
   lies outside, "inconclusive" otherwise (failing to reject is not evidence).
 - `monotone_in_k`: the contrast case's claim (error falls with K when labels come from clustering a
   fixed sample), by Spearman(ln K, error) per seed.
-- `gate`: the convergence gate: do 2x steps move the probe error by more than max(seed SD, 1 point)?
+- `gate`: the convergence gate: do 2x steps move the probe error by more than two independently trained
+  networks differ (1.96·√2 × the budget's pooled seed SD, at least 1 point)?
+- `holdout`: the paper's test of a prediction at a larger N: the predicted K against the grid's best K
+  and the standard K there, with Student-t intervals from the pooled seed SD.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from jaxdiv.results import field
 
 INVARIANT_SLOPE, INVARIANT_BAND = 0.5, 0.15
 GATE_POINTS = 0.01
+GATE_Z = 1.96
 MONOTONE_RHO = -0.8
 
 
@@ -45,12 +49,16 @@ class Curve:
     return self.errors[:, ~np.isnan(self.errors).any(axis=0)]
 
 
-def curves(rows, mode: str = "class", stage: str = "sweep") -> dict[int, Curve]:
-  """{N: Curve} for one task's rows (ResultRows, or dicts with K, n, seed, error and optionally N, mode, stage)."""
+def curves(rows, mode: str = "class", stage: str | tuple = "sweep") -> dict[int, Curve]:
+  """{N: Curve} for one task's rows (ResultRows, or dicts with K, n, seed, error and optionally N, mode, stage);
+  `stage` may name several stages, whose rows then share one curve (a later stage wins a shared cell)."""
   out = {}
+  stages = (stage,) if isinstance(stage, str) else tuple(stage)
   table = [(int(field(r, "N") or round(field(r, "K") * field(r, "n"))), int(field(r, "K")), int(field(r, "n")),
             int(field(r, "seed", 0)), float(field(r, "error")))
-           for r in rows if field(r, "mode", "class") == mode and field(r, "stage", "sweep") == stage]
+           for r in sorted(rows, key=lambda r: stages.index(field(r, "stage", "sweep"))
+                           if field(r, "stage", "sweep") in stages else 0)
+           if field(r, "mode", "class") == mode and field(r, "stage", "sweep") in stages]
   for total in sorted({t[0] for t in table}):
     at = [t for t in table if t[0] == total]
     points = sorted({(k, m) for _, k, m, _, _ in at})
@@ -72,22 +80,42 @@ def t_interval(samples: np.ndarray, level: float = 0.95) -> list[float] | None:
   return [float(samples.mean() - half), float(samples.mean() + half)]
 
 
+def pooled_seed_sd(curve: Curve) -> float | None:
+  """The seed SD of one budget's errors, pooled over its K (within-K variances averaged); None with one seed."""
+  variances = [np.var(row[~np.isnan(row)], ddof=1) for row in curve.errors if (~np.isnan(row)).sum() >= 2]
+  return float(np.sqrt(np.mean(variances))) if variances else None
+
+
 def interior_optimum(curve: Curve) -> dict:
-  """Paired differences err(end) − err(best interior K) per seed; "yes" only if both CIs exclude 0."""
+  """err(end) − err(best interior K) at each end with Student-t 95% intervals from the pooled seed SD
+  (within-K variances averaged over the budget's K, so two seeds already give several degrees of freedom;
+  seeds train separate networks at each K, so the differences are unpaired).
+
+  "yes" when both ends are worse with confidence; "no (optimum at an edge)" when an end is better with
+  confidence; "inconclusive" otherwise; "untested (one seed)" without a seed SD."""
   if len(curve.K) < 3:
     return {"verdict": "n/a (fewer than 3 K)", "N": curve.N}
   best = 1 + int(np.argmin(curve.mean[1:-1]))
-  paired = curve.complete
-  out = {"N": curve.N, "best_interior_K": int(curve.K[best]), "seeds": int(paired.shape[1])}
+  seeds = (~np.isnan(curve.errors)).sum(axis=1)
+  spread = pooled_seed_sd(curve)
+  dof = int(np.sum(np.maximum(seeds - 1, 0)))
+  out = {"N": curve.N, "best_interior_K": int(curve.K[best]), "seeds": int(seeds.max()), "seed_sd": spread}
   for side, end in (("low", 0), ("high", len(curve.K) - 1)):
-    diff = paired[end] - paired[best]
+    diff = float(curve.mean[end] - curve.mean[best])
     out[f"{side}_end_K"] = int(curve.K[end])
-    out[f"{side}_minus_best"] = float(np.mean(diff)) if len(diff) else float("nan")
-    out[f"{side}_ci95"] = t_interval(diff)
-  if paired.shape[1] < 2:
+    out[f"{side}_minus_best"] = diff
+    out[f"{side}_ci95"] = None
+    if spread is not None:
+      half = float(stats.t.ppf(0.975, dof) * spread * np.sqrt(1 / seeds[end] + 1 / seeds[best]))
+      out[f"{side}_ci95"] = [diff - half, diff + half]
+  if spread is None:
     out["verdict"] = "untested (one seed)"
+  elif out["low_ci95"][0] > 0 and out["high_ci95"][0] > 0:
+    out["verdict"] = "yes"
+  elif out["low_ci95"][1] < 0 or out["high_ci95"][1] < 0:
+    out["verdict"] = "no (optimum at an edge)"
   else:
-    out["verdict"] = "yes" if out["low_ci95"][0] > 0 and out["high_ci95"][0] > 0 else "no"
+    out["verdict"] = "inconclusive"
   return out
 
 
@@ -103,18 +131,24 @@ def vertex_log_k(log_k: np.ndarray, mean: np.ndarray) -> tuple[float, bool]:
 
 
 def best_k(curve: Curve, replicates: int = 1000, seed: int = 0) -> dict:
-  """K* at one N without the bound model, with a seed-bootstrap interval (None with one seed)."""
+  """K* at one N without the bound model, with a 95% interval (None with one seed) from a parametric
+  bootstrap: each replicate draws every K's mean error from a t-like law around the measured mean, with the
+  pooled seed SD (`pooled_seed_sd`, scaled by a chi-square draw for its own uncertainty) over √seeds. A
+  seed-resampling bootstrap has only a handful of distinct replicates with two or three seeds."""
   log_k = np.log(curve.K)
   log_star, edge = vertex_log_k(log_k, curve.mean)
-  paired = curve.complete
+  spread = pooled_seed_sd(curve)
+  seeds = (~np.isnan(curve.errors)).sum(axis=1)
   samples = None
-  if paired.shape[1] >= 2:
+  if spread is not None:
     rng = np.random.default_rng(seed)
-    picks = rng.integers(0, paired.shape[1], (replicates, paired.shape[1]))
-    samples = np.array([vertex_log_k(log_k, paired[:, p].mean(axis=1))[0] for p in picks])
+    dof = int(np.sum(np.maximum(seeds - 1, 0)))
+    scale = spread * np.sqrt(dof / rng.chisquare(dof, (replicates, 1)))
+    draws = curve.mean + scale / np.sqrt(seeds) * rng.standard_normal((replicates, len(curve.K)))
+    samples = np.array([vertex_log_k(log_k, d)[0] for d in draws])
   k_star = float(np.exp(log_star))
   out = {"N": curve.N, "K_star": k_star, "n_star": curve.N / k_star, "ratio": k_star ** 2 / curve.N,
-         "at_edge": edge, "grid_best_K": int(curve.K[np.argmin(curve.mean)]), "seeds": int(paired.shape[1]),
+         "at_edge": edge, "grid_best_K": int(curve.K[np.argmin(curve.mean)]), "seeds": int(seeds.max()),
          "K_ci95": None, "log_K_samples": None}
   if samples is not None:
     lo, hi = np.exp(np.percentile(samples, [2.5, 97.5]))
@@ -137,9 +171,9 @@ def invariance_slope(best: list[dict]) -> dict:
   slope = _slope(log_n, log_k)
   interval, how = None, ""
   if all(b["log_K_samples"] for b in best):
-    draws = np.array([b["log_K_samples"] for b in best])  # (budgets, replicates): seeds resampled per budget
+    draws = np.array([b["log_K_samples"] for b in best])  # (budgets, replicates), independent per budget
     slopes = np.polyfit(log_n, draws, 1)[0]
-    interval, how = [float(v) for v in np.percentile(slopes, [2.5, 97.5])], "seed bootstrap"
+    interval, how = [float(v) for v in np.percentile(slopes, [2.5, 97.5])], "bootstrap of K* per budget"
   elif len(best) >= 3:
     fit = stats.linregress(log_n, log_k)
     half = stats.t.ppf(0.975, len(best) - 2) * fit.stderr
@@ -179,8 +213,11 @@ def monotone_in_k(curve: Curve) -> dict:
 
 
 def gate(sweep: Curve, gated: Curve) -> dict:
-  """Each gated K's change in error (2x steps minus 1x, same seed), its tolerance max(seed SD, 1 point)
-  and whether it passes; the budget passes when every change is within its tolerance."""
+  """Each gated K's change in error (2x steps minus 1x, same seed) against a tolerance: what two networks
+  trained alike differ by, 1.96·√2·(pooled seed SD at this N), at least 1 point (the floor alone with one
+  seed). The budget passes when every change is within its tolerance."""
+  spread = pooled_seed_sd(sweep)
+  tolerance = float(max(GATE_Z * np.sqrt(2.0) * spread if spread is not None else 0.0, GATE_POINTS))
   checks = []
   for i, k in enumerate(gated.K):
     j = int(np.flatnonzero(sweep.K == k)[0]) if k in sweep.K else None
@@ -190,11 +227,41 @@ def gate(sweep: Curve, gated: Curve) -> dict:
       if seed not in sweep.seeds or np.isnan(gated.errors[i, s]):
         continue
       before = sweep.errors[j, sweep.seeds.index(seed)]
-      row = sweep.errors[j][~np.isnan(sweep.errors[j])]
-      spread = float(row.std(ddof=1)) if len(row) >= 2 else 0.0
-      tolerance = max(spread, GATE_POINTS)
       change = float(gated.errors[i, s] - before)
       checks.append({"K": int(k), "n": int(gated.n[i]), "seed": int(seed), "error_1x": float(before),
                      "error_2x": float(gated.errors[i, s]), "change": change, "tolerance": tolerance,
-                     "passes": abs(change) <= tolerance})
-  return {"N": sweep.N, "checks": checks, "passes": bool(checks) and all(c["passes"] for c in checks)}
+                     "passes": bool(abs(change) <= tolerance)})
+  return {"N": sweep.N, "checks": checks, "seed_sd": spread, "tolerance": float(tolerance),
+          "passes": bool(checks) and all(c["passes"] for c in checks)}
+
+
+def _difference(curve: Curve, a: int, b: int) -> tuple[float, list[float] | None]:
+  """mean error at row a minus at row b, with a Student-t 95% interval from the pooled seed SD."""
+  diff = float(curve.mean[a] - curve.mean[b])
+  spread = pooled_seed_sd(curve)
+  if spread is None or a == b:
+    return diff, ([diff, diff] if a == b and spread is not None else None)
+  seeds = (~np.isnan(curve.errors)).sum(axis=1)
+  dof = int(np.sum(np.maximum(seeds - 1, 0)))
+  half = float(stats.t.ppf(0.975, dof) * spread * np.sqrt(1 / seeds[a] + 1 / seeds[b]))
+  return diff, [diff - half, diff + half]
+
+
+def holdout(curve: Curve, predicted_k: int, standard_k: int) -> dict:
+  """At a held-out N: the error at the predicted K, at the grid's best K (lowest mean) and at the standard
+  K, and the differences (predicted − best: the cost of predicting instead of searching; standard −
+  predicted: the gain over the standard choice), with Student-t 95% intervals from the pooled seed SD."""
+  ks = curve.K.astype(int).tolist()
+  missing = [k for k in (predicted_k, standard_k) if k not in ks]
+  if missing:
+    return {"N": curve.N, "status": f"K = {missing} not measured at N = {curve.N}"}
+  best = int(np.argmin(curve.mean))
+  predicted, standard = ks.index(predicted_k), ks.index(standard_k)
+  out = {"N": curve.N, "status": "ok", "seeds": int((~np.isnan(curve.errors)).sum(axis=1).max()),
+         "predicted_K": int(predicted_k), "best_K": int(curve.K[best]), "standard_K": int(standard_k),
+         "predicted_error": float(curve.mean[predicted]), "best_error": float(curve.mean[best]),
+         "standard_error": float(curve.mean[standard])}
+  for name, (a, b) in (("predicted_minus_best", (predicted, best)),
+                       ("standard_minus_predicted", (standard, predicted))):
+    out[name], out[f"{name}_ci95"] = _difference(curve, a, b)
+  return out
