@@ -19,13 +19,16 @@ def get_config(arg=None):
   config.train.batch_size = 128
   config.train.learning_rate = 0.1
   config.train.epochs = 30.0
+  config.train.min_steps = 500
   config.sweep.budgets = [2000, 8000, 32000]
   config.sweep.points = 7
-  config.sweep.k_min, config.sweep.k_max = 2, 1000
+  config.sweep.k_min, config.sweep.k_max, config.sweep.n_min = 2, 1000, 2
   config.sweep.seeds = [0, 1, 2]
   config.sweep.cluster, config.sweep.cluster_budgets = True, [8000]
+  config.sweep.fit_budgets = []
   config.sweep.validation_budget = 128000
   config.sweep.replicates = 200
   config.probe.max_train, config.probe.max_test = 5000, 2000
+  config.multi.max_runs_per_chunk = 8
   config.checkpoint_every = 500
   return config

@@ -137,6 +137,8 @@ def build_parser() -> argparse.ArgumentParser:
   fit.add_argument("--probe", default="ridge")
   fit.add_argument("--max-classes", type=int, default=None)
   fit.add_argument("--replicates", type=int, default=200)
+  fit.add_argument("--fit-budgets", type=int, nargs="*", default=None,
+                   help="fit the bound model to these N only (default: every sweep N)")
   predict = commands.add_parser("predict", help="predict K*, n* for a larger budget")
   predict.add_argument("--workdir", required=True)
   predict.add_argument("--total", type=int, required=True)
@@ -209,7 +211,7 @@ def main(argv=None) -> int:
       print(write_report(args.workdir, args.probe))
     elif args.command == "fit":
       from jaxdiv.bound import study
-      fits = study.fit_study(args.workdir, args.probe, args.max_classes, args.replicates)
+      fits = study.fit_study(args.workdir, args.probe, args.max_classes, args.replicates, args.fit_budgets)
       for task, a in fits.items():
         print(f"{task:24s} family={a.family:8s} alpha={a.params['alpha']:.3f} beta={a.params['beta']:.3f} "
               f"grad_norm={a.grad_norm:.1e} invariance (bound)={a.invariance['verdict']} "

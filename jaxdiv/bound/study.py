@@ -29,13 +29,15 @@ def sweep_rows(rows: list[ResultRow]) -> list[ResultRow]:
   return [r for r in rows if r.stage == "sweep" and r.mode == "class"]
 
 
-def fit_study(workdir: str, probe: str = "ridge", max_classes: int | None = None, replicates: int = 200
-              ) -> dict[str, Analysis]:
+def fit_study(workdir: str, probe: str = "ridge", max_classes: int | None = None, replicates: int = 200,
+              fit_budgets=None) -> dict[str, Analysis]:
+  """`fit_budgets`: the N the bound model is fitted to (all sweep budgets when empty)."""
   results = {}
   for task, rows in read_results(workdir, probe).items():
     fitted = sweep_rows(rows)
     if fitted:
-      results[task] = analyse(fitted, max_classes=max_classes, replicates=replicates, all_rows=rows)
+      results[task] = analyse(fitted, max_classes=max_classes, replicates=replicates, all_rows=rows,
+                              fit_budgets=fit_budgets)
   write_json_atomic(os.path.join(workdir, "fit.json"), {task: a.to_json() for task, a in results.items()})
   return results
 

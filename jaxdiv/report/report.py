@@ -14,6 +14,7 @@ from collections import defaultdict
 
 import numpy as np
 
+from jaxdiv.bound import measured
 from jaxdiv.bound.analysis import Analysis
 from jaxdiv.bound.model import error_at
 from jaxdiv.data.fonts import write_json_atomic, write_text_atomic
@@ -148,30 +149,40 @@ def contrast_figure(task: str, class_rows: list, cluster_rows: list, floors: dic
   return _save(fig, ax, path, "K (classes or clusters)", f"{task}: class vs cluster labels (thin: seeds)")
 
 
-def summary_table(errors: dict, fits: dict, validation_total: int | None, standard_classes: int,
-                  predicted: dict | None) -> list[dict]:
-  """Per task at the validation N: standard K, grid-searched best K and predicted K*, their errors."""
-  rows = []
-  for task, cells in errors.items():
-    if validation_total is None:
+def summary_table(rows: list[ResultRow], errors: dict, fits: dict, meta: dict) -> list[dict]:
+  """Per task at the validation N (sweep and validation runs together): the standard K, the grid's best K
+  and the predicted K, their errors, and their differences with 95% CIs (`measured.holdout`)."""
+  total = meta.get("validation_N")
+  if total is None:
+    return []
+  by_task = defaultdict(list)
+  for r in with_average(rows):
+    by_task[r.task].append(r)
+  predicted_k = (meta.get("prediction") or {}).get("K")
+  out = []
+  for task, task_rows in by_task.items():
+    curve = measured.curves(task_rows, stage=("sweep", "validate")).get(total)
+    if curve is None or not (total in meta.get("sweep_N", []) or any(r.stage == "validate" and r.N == total
+                                                                    for r in task_rows)):
       continue
-    at = {k[2]: v for k, v in cells.items() if k[1] == validation_total and k[0] == "validate"}
-    if not at:
-      continue
-    best_k = min(at, key=lambda k: at[k][0])
-    standard_k = min(at, key=lambda k: abs(np.log(k) - np.log(max(standard_classes, 1))))  # "all classes"
-    predicted_k = (predicted or {}).get("K")
+    ks = curve.K.astype(int).tolist()
+    standard = meta.get("standard_K")
+    if standard not in ks:  # "all classes": the measured K nearest to sweep.standard_classes
+      standard = min(ks, key=lambda k: abs(np.log(k) - np.log(max(meta.get("standard_classes", 1), 1))))
+    held = measured.holdout(curve, predicted_k if predicted_k in ks else standard, standard)
     fit = fits.get(task)
-    row = {"task": task, "N": validation_total, "standard_K": standard_k, "standard_error": at[standard_k][0],
-           "best_K": best_k, "best_error": at[best_k][0], "predicted_K": predicted_k,
-           "predicted_error": at[predicted_k][0] if predicted_k in at else None,
+    row = {"task": task, "N": total, "seeds": held["seeds"], "standard_K": standard,
+           "standard_error": held["standard_error"], "best_K": held["best_K"], "best_error": held["best_error"],
+           "predicted_K": predicted_k, "predicted_error": held["predicted_error"] if predicted_k in ks else None,
            "invariance": fit.slope.get("verdict", "n/a") if fit else "n/a",
-           "boundary": fit.boundary if fit else None, "measured_interior": measured_interior(cells)}
+           "boundary": fit.boundary if fit else None, "measured_interior": measured_interior(errors.get(task, {}))}
     if row["predicted_error"] is not None:
-      row["gain_vs_standard_points"] = 100 * (row["standard_error"] - row["predicted_error"])
-      row["gap_to_best_points"] = 100 * (row["predicted_error"] - row["best_error"])
-    rows.append(row)
-  return rows
+      row["gain_vs_standard_points"] = 100 * held["standard_minus_predicted"]
+      row["gain_vs_standard_ci95"] = [100 * v for v in held["standard_minus_predicted_ci95"] or []] or None
+      row["gap_to_best_points"] = 100 * held["predicted_minus_best"]
+      row["gap_to_best_ci95"] = [100 * v for v in held["predicted_minus_best_ci95"] or []] or None
+    out.append(row)
+  return out
 
 
 def measured_interior(cells: dict) -> bool:
@@ -186,6 +197,10 @@ def measured_interior(cells: dict) -> bool:
 
 def _fmt(value, spec=".3f"):
   return "–" if value is None or (isinstance(value, float) and not np.isfinite(value)) else format(value, spec)
+
+
+def _points(value):
+  return None if value is None else 100 * value
 
 
 def _ci(interval, spec=".3f") -> str:
@@ -226,19 +241,23 @@ def answers(fits: dict, meta: dict, table: list[dict]) -> list[str]:
     for check in fit.interior:
       interior[check["verdict"]].append(f"{task} N={check['N']}")
   if interior:
-    lines.append("- **Interior optimum?** (paired per-seed differences, both ends' 95% CIs above 0): "
+    lines.append("- **Interior optimum?** (best interior K against each end; yes = both ends worse with 95% "
+                 "confidence, from the pooled seed SD): "
                  + "; ".join(f"{verdict}: {', '.join(where)}" for verdict, where in interior.items()))
   prediction = meta.get("prediction")
   average_row = next((r for r in table if r["task"] == AVERAGE), None)
   if prediction and average_row:
+    fitted_on = f" (bound model fitted on N = {meta['fit_N']})" if meta.get("fit_N") else ""
     if average_row.get("predicted_error") is not None:
-      lines.append(f"- **Prediction at N = {average_row['N']}**: {prediction.get('message', '')}. Its average error "
-                   f"{average_row['predicted_error']:.3f} vs the grid's best {average_row['best_error']:.3f} "
-                   f"(K = {average_row['best_K']}): {average_row['gap_to_best_points']:+.1f} points; vs the standard "
-                   f"K = {average_row['standard_K']} ({average_row['standard_error']:.3f}): "
-                   f"{average_row['gain_vs_standard_points']:+.1f} points better.")
+      lines.append(
+          f"- **Prediction at N = {average_row['N']}**{fitted_on}: {prediction.get('message', '')}. Average error "
+          f"{average_row['predicted_error']:.3f} vs the grid's best {average_row['best_error']:.3f} (K = "
+          f"{average_row['best_K']}): {average_row['gap_to_best_points']:+.1f} points (95% CI "
+          f"{_ci(average_row.get('gap_to_best_ci95'), '+.1f')}); vs the standard K = {average_row['standard_K']} "
+          f"({average_row['standard_error']:.3f}): {average_row['gain_vs_standard_points']:+.1f} points better (95% CI "
+          f"{_ci(average_row.get('gain_vs_standard_ci95'), '+.1f')}); {average_row['seeds']} seeds per K.")
     else:
-      lines.append(f"- **Prediction at N = {average_row['N']}**: {prediction.get('message', '')}")
+      lines.append(f"- **Prediction at N = {average_row['N']}**{fitted_on}: {prediction.get('message', '')}")
   for check in (average.contrast if average else []):
     rhos = ", ".join(f"{r:+.2f}" for r in check["spearman_per_seed"])
     lines.append(f"- **Contrast case at N = {check['N']}** (labels from k-means of one fixed sample): "
@@ -248,7 +267,8 @@ def answers(fits: dict, meta: dict, table: list[dict]) -> list[str]:
 
 
 def gate_lines(fits: dict) -> list[str]:
-  lines = ["## Convergence gate (2x steps, same seed; passes where |change| <= max(seed SD, 1 point))", ""]
+  lines = ["## Convergence gate (2x steps, same seed; passes where |change| <= 1.96·√2·(pooled seed SD at that N), "
+           "at least 1 point)", ""]
   if not any(f.gate for f in fits.values()):
     return lines + ["gate not run", ""]
   lines += ["| N | task | K | n | error 1x | error 2x | change | tolerance | passes |", "|---" * 9 + "|"]
@@ -260,7 +280,8 @@ def gate_lines(fits: dict) -> list[str]:
   average = fits.get(AVERAGE)
   if average:
     lines += ["", "The study's gate is the average task's: " + ", ".join(
-        f"N = {g['N']} {'passes' if g['passes'] else 'FAILS'}" for g in average.gate) + "."]
+        f"N = {g['N']} {'passes' if g['passes'] else 'FAILS'} (seed SD {_fmt(_points(g.get('seed_sd')), '.1f')} pt, "
+        f"tolerance {_fmt(_points(g.get('tolerance')), '.1f')} pt)" for g in average.gate) + "."]
   return lines + [""]
 
 
@@ -280,28 +301,32 @@ def write_report(workdir: str, probe: str = "ridge", meta: dict | None = None) -
   os.makedirs(out_dir, exist_ok=True)
   errors = mean_errors(rows, probe)
   floor = floors(rows, probe)
-  table = summary_table(errors, fits, meta.get("validation_N"), meta.get("standard_classes", 0),
-                        meta.get("prediction"))
+  table = summary_table(rows, errors, fits, meta)
   lines = ["# jaxdiv study report", ""]
-  for key in ("machine", "model", "budget", "wall_seconds", "sweep_N", "validation_N", "standard_classes", "note"):
+  for key in ("machine", "model", "budget", "wall_seconds", "sweep_N", "fit_N", "validation_N", "standard_K",
+              "standard_classes", "note"):
     if key in meta:
       lines.append(f"- **{key.replace('_', ' ')}**: {meta[key]}")
   lines += [""] + answers(fits, meta, table) + gate_lines(fits)
   lines += ["## Standard vs grid-searched vs predicted (test error at the validation N, lower is better)", ""]
   if table:
     lines += ["| task | chance | random init | standard K | err | best K (grid) | err | predicted K | err | "
-              "predicted vs standard (accuracy points) | interior optimum at sweep N (measured / fit) |",
-              "|---" * 11 + "|"]
+              "predicted vs standard (points, 95% CI) | predicted vs grid best (points, 95% CI) | "
+              "interior optimum at sweep N (measured / fit) |",
+              "|---" * 12 + "|"]
     for r in table:
       f = floor.get(r["task"], {})
       lines.append(f"| {r['task']} | {_fmt(f.get('chance'))} | {_fmt(f.get('random init'))} | {r['standard_K']} | "
                    f"{r['standard_error']:.3f} | {r['best_K']} | {r['best_error']:.3f} | "
                    f"{_fmt(r['predicted_K'], 'd')} | "
-                   f"{_fmt(r['predicted_error'])} | {_fmt(r.get('gain_vs_standard_points'), '+.1f')} | "
+                   f"{_fmt(r['predicted_error'])} | {_fmt(r.get('gain_vs_standard_points'), '+.1f')} "
+                   f"{_ci(r.get('gain_vs_standard_ci95'), '+.1f')} | {_fmt(r.get('gap_to_best_points'), '+.1f')} "
+                   f"{_ci(r.get('gap_to_best_ci95'), '+.1f')} | "
                    f"{_yes_no(r['measured_interior'])} / {_yes_no(not r['boundary'])} |")
   else:
     lines.append("(no validation runs in this workdir)")
-  lines += ["", "## Best K per N, measured (quadratic vertex in ln K; seed bootstrap) and fitted (bound model)", "",
+  lines += ["", "## Best K per N, measured (quadratic vertex in ln K; bootstrap from the pooled seed SD) and fitted "
+            "(bound model)", "",
             "| task | N | K* measured | 95% CI | K*/n* | K* fitted | 95% CI (ln K, clipped) | share of replicates "
             "interior | grid-best K | family | grad norm |", "|---" * 11 + "|"]
   for task, fit in fits.items():
@@ -312,7 +337,7 @@ def write_report(workdir: str, probe: str = "ridge", meta: dict | None = None) -
                    f"{_ci(best['K_ci95'], '.0f')} | {best['ratio']:.3g} | {_fmt(m.get('K_star'), '.1f')} | "
                    f"{_ci(m.get('K_ci95'), '.0f')} | {_fmt(m.get('interior_share'), '.2f')} | {best['grid_best_K']} | "
                    f"{fit.family} | {fit.grad_norm:.1e} |")
-  lines += ["", "## Interior optimum (paired per-seed differences, error at the end minus at the best interior K)",
+  lines += ["", "## Interior optimum (error at the end minus at the best interior K; 95% CIs from the pooled seed SD)",
             "", "| task | N | best interior K | low end K | diff | 95% CI | high end K | diff | 95% CI | verdict |",
             "|---" * 10 + "|"]
   for task, fit in fits.items():

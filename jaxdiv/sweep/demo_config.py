@@ -1,12 +1,15 @@
-"""The demo study on the embedded data (also `configs/demo.py`): small enough for a 2-core laptop.
+"""The demo study (`jaxdiv demo`, also `configs/demo.py`): a whole study in under 15 minutes on a 2-core laptop.
 
-Full: glyph pool at 20 px, a width-8 ResNet-18 (64-d features), anti-diagonals at N = 500 and 2000 (two
-budgets, so the N-invariance of K/n is tested, not assumed) with five K in [2, 250], steps per run =
-max(ceil(8·N/64), 500), the convergence gate at both budgets (smallest, best and largest K at 2x steps),
-the k-means contrast runs at N = 500, the chance and random-init floors, fit, predict K* at N2 = 8000, and
-train K*, K*/3, 3·K* and the standard K = 1000 there; ridge probes on all six tasks (2000 train / 1000
-test images each). The runs are tiny, so one stack per budget holds them (`max_runs_per_chunk`) and no
-memory estimate is compiled.
+Full: glyph pool at 20 px, a width-8 ResNet-18 (64-d features), batch 64. Anti-diagonals at N = 128 and
+512 (4x apart, so the N-invariance of K/n is tested, not assumed), five K per N from 2 up to N/4 (n >= 4),
+two seeds (the gate's tolerance and every interval need a seed SD). Steps per run = max(ceil(60·N/64),
+250): at least 60 epochs, the same for every K at one N. The convergence gate at both budgets (smallest,
+best and largest K at 2x steps), the k-means contrast runs at N = 128 (first seed), the chance and
+random-init floors. The paper's protocol for the prediction: the bound model is fitted on N = 128 only,
+predicts K* at N = 512, and K* is trained there (unless the grid holds it) to be compared with the grid's
+best K and the standard K (as many classes as n >= 4 allows: K = 128). Ridge probes on all six tasks
+(1000 train / 500 test images each). The runs are tiny, so one stack per budget holds them
+(`max_runs_per_chunk`) and no memory estimate is compiled.
 Quick (`--quick`, for tests): a width-4 net at 16 px on a slice of the pool, two tasks, tens of steps,
 no gate.
 """
@@ -22,17 +25,20 @@ def demo_config(quick: bool = False):
   config.model.stem, config.model.width = "small", 8
   config.train.batch_size = 64
   config.train.learning_rate = 0.1
-  config.train.epochs = 8.0
-  config.train.min_steps = 500
+  config.train.epochs = 60.0
+  config.train.min_steps = 250
   config.train.weight_decay = 5e-4
-  config.sweep.budgets = [500, 2000]
+  config.sweep.budgets = [128, 512]
   config.sweep.points = 5
-  config.sweep.k_min, config.sweep.k_max, config.sweep.n_min = 2, 250, 2
-  config.sweep.cluster, config.sweep.cluster_budgets = True, [500]
+  config.sweep.k_min, config.sweep.k_max, config.sweep.n_min = 2, 1000, 4
+  config.sweep.seeds = [0, 1]
+  config.sweep.cluster, config.sweep.cluster_budgets, config.sweep.cluster_seeds = True, [128], [0]
   config.sweep.standard_classes = 1000
-  config.sweep.validation_budget = 8000
+  config.sweep.fit_budgets = [128]
+  config.sweep.validation_budget = 512
   config.sweep.replicates = 20
-  config.multi.max_runs_per_chunk = 8
+  config.probe.max_train, config.probe.max_test = 1000, 500
+  config.multi.max_runs_per_chunk = 10
   config.checkpoint_every, config.log_every = 100, 25
   if quick:
     config.data.glyph_range = "4E00-4FFF"
@@ -43,6 +49,8 @@ def demo_config(quick: bool = False):
     config.train.min_steps = 0
     config.train.steps = 24
     config.sweep.budgets = [256]
+    config.sweep.seeds = [0]
+    config.sweep.fit_budgets = []
     config.sweep.cluster, config.sweep.cluster_budgets, config.sweep.gate = False, [], False
     config.sweep.points = 4
     config.sweep.k_min, config.sweep.k_max = 4, 64

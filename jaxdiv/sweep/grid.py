@@ -49,7 +49,7 @@ def design(sweep, max_classes: int, max_per_class: int) -> list[RunSpec]:
     pairs = full_grid(k_values, n_values)
   else:
     raise ValueError(f"sweep.grid must be 'anti_diagonal' or 'full', got {sweep.grid!r}")
-  for name in ("cluster_budgets", "gate_budgets"):
+  for name in ("cluster_budgets", "gate_budgets", "fit_budgets"):
     stray = sorted(set(sweep.get(name) or []) - set(sweep.budgets))
     if stray:
       raise ValueError(f"sweep.{name} names N = {stray}, which sweep.budgets = {list(sweep.budgets)} does not hold; "
@@ -57,5 +57,6 @@ def design(sweep, max_classes: int, max_per_class: int) -> list[RunSpec]:
   specs = [RunSpec(k, n, seed) for seed in sweep.seeds for k, n in pairs]
   if sweep.cluster:  # the contrast case: the same (K, n) points, labels from k-means of one N-sample
     cluster_budgets = set(sweep.get("cluster_budgets") or [k * n for k, n in pairs])
-    specs += [RunSpec(k, n, seed, "cluster") for seed in sweep.seeds for k, n in pairs if k * n in cluster_budgets]
+    cluster_seeds = sweep.get("cluster_seeds") or sweep.seeds
+    specs += [RunSpec(k, n, seed, "cluster") for seed in cluster_seeds for k, n in pairs if k * n in cluster_budgets]
   return specs

@@ -51,23 +51,38 @@ def gate_specs(config, rows) -> list[RunSpec]:
   return specs
 
 
-def validation_specs(config, prediction: dict, fit, max_classes: int) -> list[RunSpec]:
-  """At N2: the predicted K*, the standard K (all classes), and grid neighbours K*/s, K*·s (s = spread).
+def standard_k(config, total: int, max_classes: int) -> int:
+  """The standard choice at N = `total`: as many classes as the source and n >= sweep.n_min allow, capped
+  at sweep.standard_classes (ImageNet's "all 1000 classes")."""
+  k_hi = min(max_classes, total // config.sweep.n_min)
+  return grid.nearest_divisor(total, min(config.sweep.standard_classes, k_hi), 1, k_hi)
 
+
+def validation_specs(config, prediction: dict, fit, max_classes: int) -> list[RunSpec]:
+  """At N2: the predicted K*, the standard K, and grid neighbours K*/s, K*·s (s = spread), every seed.
+
+  When N2 is itself a sweep budget (the paper's protocol: fit the smaller budgets, hold this one out), the
+  grid already holds the neighbours, so only the predicted and standard K that the grid lacks are trained.
   With a boundary optimum there is no K*; the neighbours are then placed around the sweep's grid-best K
   moved to N2 at a constant K/n, and the report says no prediction was made.
   """
   total = config.sweep.validation_budget
-  standard = min(config.sweep.standard_classes, max_classes)
   if prediction["status"] == "ok":
     centre = prediction["K_star"]
   else:
     best = fit.measured[-1]
     centre = best["grid_best_K"] * (total / best["N"]) ** 0.5
-  spread = config.sweep.validation_spread
   k_hi = min(max_classes, total // config.sweep.n_min)
-  ks = {grid.nearest_divisor(total, min(max(k, 1), k_hi), 1, k_hi) for k in (centre, centre / spread, centre * spread)}
-  ks.add(grid.nearest_divisor(total, standard, 1, k_hi))
+  standard = standard_k(config, total, max_classes)
+  if total in config.sweep.budgets:
+    on_grid = {k for k, _ in grid.anti_diagonal(total, config.sweep.points, config.sweep.k_min,
+                                                 min(config.sweep.k_max, max_classes), config.sweep.n_min)}
+    wanted = {standard} | ({prediction["K"]} if prediction["status"] == "ok" else set())
+    ks = wanted - on_grid
+  else:
+    spread = config.sweep.validation_spread
+    ks = {grid.nearest_divisor(total, min(max(k, 1), k_hi), 1, k_hi)
+          for k in (centre, centre / spread, centre * spread)} | {standard}
   return [RunSpec(k, total // k, seed) for seed in config.sweep.seeds for k in sorted(ks)]
 
 
@@ -101,9 +116,13 @@ def plan_study(config) -> list[dict]:
       plan += [entry("gate", "class", total, k, sweep.seeds[0], GATE_STEPS_SCALE) for k in (ks[0], None, ks[-1])]
   if sweep.validation_budget:
     total = sweep.validation_budget
-    standard = grid.nearest_divisor(total, sweep.standard_classes, 1, total // sweep.n_min)
+    standard = grid.nearest_divisor(total, min(sweep.standard_classes, total // sweep.n_min), 1, total // sweep.n_min)
+    ks = [None, None, None, standard]
+    if total in sweep.budgets:  # held out: the grid holds the neighbours; K* is trained unless on the grid
+      on_grid = {k for k, _ in grid.anti_diagonal(total, sweep.points, sweep.k_min, sweep.k_max, sweep.n_min)}
+      ks = [None] + ([] if standard in on_grid else [standard])
     for seed in sweep.seeds:
-      plan += [entry("validate", "class", total, k, seed) for k in (None, None, None, standard)]
+      plan += [entry("validate", "class", total, k, seed) for k in ks]
   return plan
 
 
@@ -145,7 +164,8 @@ def run_study(config, workdir: str, description: str = "") -> dict:
     log.info("convergence gate: retraining the smallest, best and largest K at %gx steps", GATE_STEPS_SCALE)
     run_sweep(config, workdir, gate_specs(config, rows), stage="gate", tasks=tasks, steps_scale=GATE_STEPS_SCALE)
   log.info("fitting the bound model and the measured statistics")
-  fits = fit_study(workdir, probe=config.probe.kinds[0], replicates=config.sweep.replicates)
+  fits = fit_study(workdir, probe=config.probe.kinds[0], replicates=config.sweep.replicates,
+                   fit_budgets=config.sweep.fit_budgets)
   verdict = study_verdict(fits, bool(config.sweep.gate))
   log.info("%s", verdict["message"])
   meta = {"machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
@@ -155,20 +175,22 @@ def run_study(config, workdir: str, description: str = "") -> dict:
                    f"{config.train.batch_size}, lr {config.train.learning_rate:g}, zero-init last BN scale "
                    f"{config.model.zero_init_last_scale}",
           "budget": budget_rule(config.train), "sweep_N": list(config.sweep.budgets),
-          "standard_classes": config.sweep.standard_classes, "note": description, "verdict": verdict}
+          "standard_classes": config.sweep.standard_classes, "fit_N": list(config.sweep.fit_budgets or
+                                                                          config.sweep.budgets),
+          "note": description, "verdict": verdict}
   total = config.sweep.validation_budget
   if total and AVERAGE in fits:
     from jaxdiv.train.pretrain import build_source
     max_classes = build_source(config).num_classes
     prediction = predict_split(fits[AVERAGE], total, max_classes)
     if prediction["status"] == "ok":
-      k = grid.nearest_divisor(total, prediction["K_star"], 1, max_classes)
+      k = grid.nearest_divisor(total, prediction["K_star"], 1, min(max_classes, total // config.sweep.n_min))
       low, high = prediction["K_ci95"]
       prediction.update(K=k, n=total // k, message=f"K* = {prediction['K_star']:.0f} (95% CI {low:.0f}–{high:.0f}) "
                         f"at N = {total}; trained K = {k}, n = {total // k}")
     if verdict["status"] == "under-trained":
       prediction["message"] = "not a finding (the convergence gate failed): " + prediction["message"]
-    meta.update(validation_N=total, prediction=prediction)
+    meta.update(validation_N=total, prediction=prediction, standard_K=standard_k(config, total, max_classes))
     run_sweep(config, workdir, validation_specs(config, prediction, fits[AVERAGE], max_classes), stage="validate",
               tasks=tasks)
   meta["wall_seconds"] = round(time.perf_counter() - start, 1)
