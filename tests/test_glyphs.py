@@ -53,3 +53,18 @@ def test_plain_render_is_centred():
   image = render.render_sample(face, "口", 32, np.random.default_rng(0), render.Augment.none()).astype(float)
   rows, cols = np.nonzero(image > 128)
   assert abs(rows.mean() - 15.5) < 2 and abs(cols.mean() - 15.5) < 2
+
+
+def test_the_shipped_design_index_is_used_only_where_it_matches_these_fonts(tmp_path):
+  """A matching shipped index is taken as is; one built for other faces, or whose designs a spot check
+  re-renders differently, is refused (the index is then built from the fonts)."""
+  faces = fonts.find_faces(fonts.PRETRAIN_PATTERNS, fonts.PRETRAIN_PACKAGES)[:3]
+  codes = list(range(0x4E00, 0x4E00 + 12))
+  index = fonts.build_design_index(faces, codes, workers=1)
+  path = str(tmp_path / "index.json.gz")
+  fonts.write_shipped_design_index(faces, codes, index, path)
+  assert fonts.shipped_design_index(faces, codes, path) == index
+  assert fonts.shipped_design_index(faces[:2], codes, path) is None  # built for other faces
+  tampered = dict(index, **{codes[0]: [0, 1, 2] if index[codes[0]] != [0, 1, 2] else [0]})
+  fonts.write_shipped_design_index(faces, codes, tampered, path)
+  assert fonts.shipped_design_index(faces, codes, path) is None  # the spot check re-renders every code point here

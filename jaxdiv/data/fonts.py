@@ -196,15 +196,57 @@ def build_design_index(faces: Sequence[Face], codepoints: Sequence[int], workers
   return {c: index[c] for c in codes}
 
 
+SHIPPED_INDEX = os.path.join(os.path.dirname(os.path.abspath(__file__)), "design_index.json.gz")
+SPOT_CHECKS = 48
+
+
+def _face_sizes(faces: Sequence[Face]) -> list[int]:
+  return [os.path.getsize(f.path) if os.path.exists(f.path) else -1 for f in faces]
+
+
+def shipped_design_index(faces: Sequence[Face], codepoints: Sequence[int], path: str = SHIPPED_INDEX
+                         ) -> dict[int, list[int]] | None:
+  """The index shipped with jaxdiv (built from the Debian font packages `scripts/install_apt.sh` installs),
+  used only when it was built for these very faces (paths, face numbers and file sizes) and
+  `SPOT_CHECKS` code points re-rendered here give the same designs; None otherwise, and the index is
+  then built from the fonts. Saves a newcomer the two minutes the build takes on 2 cores."""
+  import gzip
+  if not os.path.exists(path):
+    return None
+  with gzip.open(path, "rt") as f:
+    shipped = json.load(f)
+  if shipped.get("key") != _index_key(faces, codepoints) or shipped.get("face_sizes") != _face_sizes(faces):
+    return None
+  index = {int(k): v for k, v in shipped["index"].items()}
+  rng = np.random.default_rng(0)
+  for code in rng.choice([int(c) for c in codepoints], min(SPOT_CHECKS, len(codepoints)), replace=False):
+    if index.get(int(code)) != distinct_designs(faces, chr(int(code))):
+      return None
+  return {int(c): index[int(c)] for c in codepoints}
+
+
+def write_shipped_design_index(faces: Sequence[Face], codepoints: Sequence[int], index: dict,
+                               path: str = SHIPPED_INDEX) -> None:
+  """Write the index to ship (maintainers: `python -m jaxdiv.data.glyphs` after a font package changes)."""
+  import gzip
+  payload = {"key": _index_key(faces, codepoints), "face_sizes": _face_sizes(faces),
+             "faces": [[f.path, f.index] for f in faces], "index": {str(k): v for k, v in index.items()}}
+  with gzip.open(path, "wt") as f:
+    json.dump(payload, f, separators=(",", ":"))
+
+
 def cached_design_index(faces: Sequence[Face], codepoints: Sequence[int],
                         cache_dir: str | None = None) -> dict[int, list[int]]:
-  """`build_design_index`, computed once and kept as JSON in the cache directory."""
+  """`build_design_index`, computed once and kept as JSON in the cache directory (taken from the index
+  shipped with jaxdiv when it matches these fonts)."""
   cache_dir = cache_dir or default_cache_dir()
   path = os.path.join(cache_dir, f"design_index_{_index_key(faces, codepoints)}.json")
   if os.path.exists(path):
     with open(path) as f:
       return {int(k): v for k, v in json.load(f).items()}
-  index = build_design_index(faces, codepoints)
+  index = shipped_design_index(faces, codepoints)
+  if index is None:
+    index = build_design_index(faces, codepoints)
   write_json_atomic(path, {str(k): v for k, v in index.items()})
   return index
 

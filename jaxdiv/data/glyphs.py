@@ -32,15 +32,20 @@ def is_heldout(codepoint: int, modulus: int) -> bool:
   return zlib.crc32(str(codepoint).encode()) % modulus == 0
 
 
-@functools.lru_cache(maxsize=8)
-def qualifying_characters(codepoint_range: tuple[int, int], min_designs: int
-                          ) -> tuple[tuple[fonts.Face, ...], tuple[tuple[int, tuple[int, ...]], ...]]:
-  """(faces, ((code point, design face indices), ...)) for characters with enough designs."""
+def index_candidates(codepoint_range: tuple[int, int], min_designs: int) -> tuple[tuple, list[int]]:
+  """(pre-training faces, code points in at least `min_designs` of their cmaps): what the index covers."""
   faces = tuple(fonts.find_faces(fonts.PRETRAIN_PATTERNS, fonts.PRETRAIN_PACKAGES))
   first, last = codepoint_range
   maps = [fonts.cmap(face) for face in faces]
   # Cheap pre-filter: a character in fewer cmaps than `min_designs` can never qualify.
-  candidates = [c for c in range(first, last + 1) if sum(c in m for m in maps) >= min_designs]
+  return faces, [c for c in range(first, last + 1) if sum(c in m for m in maps) >= min_designs]
+
+
+@functools.lru_cache(maxsize=8)
+def qualifying_characters(codepoint_range: tuple[int, int], min_designs: int
+                          ) -> tuple[tuple[fonts.Face, ...], tuple[tuple[int, tuple[int, ...]], ...]]:
+  """(faces, ((code point, design face indices), ...)) for characters with enough designs."""
+  faces, candidates = index_candidates(codepoint_range, min_designs)
   index = fonts.cached_design_index(faces, candidates) if candidates else {}
   chosen = tuple((c, tuple(d)) for c, d in sorted(index.items()) if len(d) >= min_designs)
   return faces, chosen
@@ -104,3 +109,10 @@ class GlyphPool:
 
   def design_count(self, class_index: int) -> int:
     return len(self.designs[class_index])
+
+
+if __name__ == "__main__":
+  # Maintainers: rewrite the design index shipped in the package after a font package changes.
+  faces, candidates = index_candidates(fonts.HAN_RANGE, GlyphPoolConfig.min_designs)
+  fonts.write_shipped_design_index(faces, candidates, fonts.cached_design_index(faces, candidates))
+  print(f"wrote {fonts.SHIPPED_INDEX}")

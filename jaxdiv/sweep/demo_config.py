@@ -2,8 +2,8 @@
 
 Full: glyph pool at 20 px, a width-8 ResNet-18 (64-d features), batch 64. Anti-diagonals at N = 128 and
 512 (4x apart, so the N-invariance of K/n is tested, not assumed), five K per N from 2 up to N/4 (n >= 4),
-two seeds (the gate's tolerance and every interval need a seed SD). Steps per run = max(ceil(60·N/64),
-250): at least 60 epochs, the same for every K at one N. The convergence gate at both budgets (smallest,
+two seeds (the gate's tolerance and every interval need a seed SD). Steps per run = max(ceil(80·N/64),
+200): at least 80 epochs, the same for every K at one N. The convergence gate at both budgets (smallest,
 best and largest K at 2x steps), the k-means contrast runs at N = 128 (first seed), the chance and
 random-init floors. The paper's protocol for the prediction: the bound model is fitted on N = 128 only,
 predicts K* at N = 512, and K* is trained there (unless the grid holds it) to be compared with the grid's
@@ -25,8 +25,8 @@ def demo_config(quick: bool = False):
   config.model.stem, config.model.width = "small", 8
   config.train.batch_size = 64
   config.train.learning_rate = 0.1
-  config.train.epochs = 60.0
-  config.train.min_steps = 250
+  config.train.epochs = 80.0
+  config.train.min_steps = 200
   config.train.weight_decay = 5e-4
   config.sweep.budgets = [128, 512]
   config.sweep.points = 5
