@@ -65,6 +65,6 @@ def test_the_shipped_design_index_is_used_only_where_it_matches_these_fonts(tmp_
   fonts.write_shipped_design_index(faces, codes, index, path)
   assert fonts.shipped_design_index(faces, codes, path) == index
   assert fonts.shipped_design_index(faces[:2], codes, path) is None  # built for other faces
-  tampered = dict(index, **{codes[0]: [0, 1, 2] if index[codes[0]] != [0, 1, 2] else [0]})
+  tampered = {**index, codes[0]: [0, 1, 2] if index[codes[0]] != [0, 1, 2] else [0]}
   fonts.write_shipped_design_index(faces, codes, tampered, path)
   assert fonts.shipped_design_index(faces, codes, path) is None  # the spot check re-renders every code point here
