@@ -1,15 +1,16 @@
 """The demo study (`jaxdiv demo`, also `configs/demo.py`): a whole study in under 15 minutes on a 2-core laptop.
 
 Full: glyph pool at 20 px, a width-8 ResNet-18 (64-d features), batch 64. Anti-diagonals at N = 128 and
-512 (4x apart, so the N-invariance of K/n is tested, not assumed), five K per N from 2 up to N/4 (n >= 4),
-two seeds (the gate's tolerance and every interval need a seed SD). Steps per run = max(ceil(80·N/64),
-200): at least 80 epochs, the same for every K at one N. The convergence gate at both budgets (smallest,
-best and largest K at 2x steps), the k-means contrast runs at N = 128 (first seed), the chance and
-random-init floors. The paper's protocol for the prediction: the bound model is fitted on N = 128 only,
-predicts K* at N = 512, and K* is trained there (unless the grid holds it) to be compared with the grid's
-best K and the standard K (as many classes as n >= 4 allows: K = 128). Ridge probes on all six tasks
-(1000 train / 500 test images each). The runs are tiny, so one stack per budget holds them
-(`max_runs_per_chunk`) and no memory estimate is compiled.
+512 (4x apart, so the N-invariance of K/n is tested, not assumed) with K every power of 2 from 2 up to N/8
+(n >= 8: at n = 4 the largest K was still improving by 3-5 points at 2x steps), two seeds (the gate's
+tolerance and every interval need a seed SD). Steps per run = max(ceil(80·N/64), 200): at least 80 epochs,
+the same for every K at one N. The convergence gate at both budgets (smallest, best and largest K at 2x
+steps), the k-means contrast runs at N = 128 (first seed), the chance and random-init floors. The paper's
+protocol for the prediction: the bound model is fitted on N = 128 only, predicts K* at N = 512, and K* is
+trained there (unless the grid holds it) to be compared with the grid's best K and the standard K (as many
+classes as n >= 8 allows: K = 64). Ridge probes on all six tasks (1000 train / 500 test images each). The
+runs are tiny, so one stack per budget holds them (`max_runs_per_chunk`) and no memory estimate is
+compiled.
 Quick (`--quick`, for tests): a width-4 net at 16 px on a slice of the pool, two tasks, tens of steps,
 no gate.
 """
@@ -29,8 +30,8 @@ def demo_config(quick: bool = False):
   config.train.min_steps = 200
   config.train.weight_decay = 5e-4
   config.sweep.budgets = [128, 512]
-  config.sweep.points = 5
-  config.sweep.k_min, config.sweep.k_max, config.sweep.n_min = 2, 1000, 4
+  config.sweep.points = 6
+  config.sweep.k_min, config.sweep.k_max, config.sweep.n_min = 2, 1000, 8
   config.sweep.seeds = [0, 1]
   config.sweep.cluster, config.sweep.cluster_budgets, config.sweep.cluster_seeds = True, [128], [0]
   config.sweep.standard_classes = 1000
