@@ -54,11 +54,12 @@ def demo_config(quick: bool = False):
     config.sweep.fit_budgets = []
     config.sweep.cluster, config.sweep.cluster_budgets, config.sweep.gate = False, [], False
     config.sweep.points = 4
-    config.sweep.k_min, config.sweep.k_max = 4, 64
+    config.sweep.k_min, config.sweep.k_max, config.sweep.n_min = 4, 64, 2
     config.sweep.standard_classes = 64
     config.sweep.validation_budget = 1024
     config.sweep.replicates = 5
     config.probe.tasks = ["jaxdiv_digits", "jaxdiv_greek_cyrillic"]
     config.probe.max_train, config.probe.max_test = 500, 300
+    config.multi.max_runs_per_chunk = 8
     config.checkpoint_every, config.log_every = 12, 6
   return config
