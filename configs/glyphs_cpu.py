@@ -23,6 +23,7 @@ def get_config(arg=None):
   config.sweep.points = 7
   config.sweep.k_min, config.sweep.k_max, config.sweep.n_min = 2, 1024, 8
   config.sweep.seeds = [0, 1, 2]
+  config.sweep.cluster_seeds = []  # every seed
   config.sweep.cluster, config.sweep.cluster_budgets = True, [512]
   config.sweep.gate, config.sweep.gate_budgets = True, [256, 1024]
   config.sweep.standard_classes = 128
