@@ -3,7 +3,7 @@
 Full: glyph pool at 20 px, a width-8 ResNet-18 (64-d features), batch 64. Anti-diagonals at N = 128 and
 512 (4x apart, so the N-invariance of K/n is tested, not assumed) with K every power of 2 from 2 up to N/8
 (n >= 8: at n = 4 the largest K was still improving by 3-5 points at 2x steps), two seeds (the gate's
-tolerance and every interval need a seed SD). Steps per run = max(ceil(80·N/64), 200): at least 80 epochs,
+tolerance and every interval need a seed SD). Steps per run = max(ceil(80·N/64), 300): at least 80 epochs,
 the same for every K at one N. The convergence gate at both budgets (smallest, best and largest K at 2x
 steps), the k-means contrast runs at N = 128 (first seed), the chance and random-init floors. The paper's
 protocol for the prediction: the bound model is fitted on N = 128 only, predicts K* at N = 512, and K* is
@@ -27,7 +27,7 @@ def demo_config(quick: bool = False):
   config.train.batch_size = 64
   config.train.learning_rate = 0.1
   config.train.epochs = 80.0
-  config.train.min_steps = 200
+  config.train.min_steps = 300
   config.train.weight_decay = 5e-4
   config.sweep.budgets = [128, 512]
   config.sweep.points = 6
@@ -39,7 +39,7 @@ def demo_config(quick: bool = False):
   config.sweep.validation_budget = 512
   config.sweep.replicates = 20
   config.probe.max_train, config.probe.max_test = 1000, 500
-  config.multi.max_runs_per_chunk = 10
+  config.multi.max_runs_per_chunk = 12
   config.checkpoint_every, config.log_every = 100, 25
   if quick:
     config.data.glyph_range = "4E00-4FFF"
