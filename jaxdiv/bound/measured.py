@@ -44,6 +44,16 @@ class Curve:
     return np.nanmean(self.errors, axis=1)
 
   @property
+  def seed_counts(self) -> np.ndarray:
+    """Seeds measured at each K."""
+    return (~np.isnan(self.errors)).sum(axis=1)
+
+  @property
+  def pooled_dof(self) -> int:
+    """Degrees of freedom of the pooled seed SD: (seeds − 1) summed over K."""
+    return int(np.sum(np.maximum(self.seed_counts - 1, 0)))
+
+  @property
   def complete(self) -> np.ndarray:
     """Seed columns measured at every K (paired statistics use only these)."""
     return self.errors[:, ~np.isnan(self.errors).any(axis=0)]
@@ -96,18 +106,12 @@ def interior_optimum(curve: Curve) -> dict:
   if len(curve.K) < 3:
     return {"verdict": "n/a (fewer than 3 K)", "N": curve.N}
   best = 1 + int(np.argmin(curve.mean[1:-1]))
-  seeds = (~np.isnan(curve.errors)).sum(axis=1)
   spread = pooled_seed_sd(curve)
-  dof = int(np.sum(np.maximum(seeds - 1, 0)))
-  out = {"N": curve.N, "best_interior_K": int(curve.K[best]), "seeds": int(seeds.max()), "seed_sd": spread}
+  out = {"N": curve.N, "best_interior_K": int(curve.K[best]), "seeds": int(curve.seed_counts.max()),
+         "seed_sd": spread}
   for side, end in (("low", 0), ("high", len(curve.K) - 1)):
-    diff = float(curve.mean[end] - curve.mean[best])
     out[f"{side}_end_K"] = int(curve.K[end])
-    out[f"{side}_minus_best"] = diff
-    out[f"{side}_ci95"] = None
-    if spread is not None:
-      half = float(stats.t.ppf(0.975, dof) * spread * np.sqrt(1 / seeds[end] + 1 / seeds[best]))
-      out[f"{side}_ci95"] = [diff - half, diff + half]
+    out[f"{side}_minus_best"], out[f"{side}_ci95"] = difference(curve, end, best)
   if spread is None:
     out["verdict"] = "untested (one seed)"
   elif out["low_ci95"][0] > 0 and out["high_ci95"][0] > 0:
@@ -138,11 +142,11 @@ def best_k(curve: Curve, replicates: int = 1000, seed: int = 0) -> dict:
   log_k = np.log(curve.K)
   log_star, edge = vertex_log_k(log_k, curve.mean)
   spread = pooled_seed_sd(curve)
-  seeds = (~np.isnan(curve.errors)).sum(axis=1)
+  seeds = curve.seed_counts
   samples = None
   if spread is not None:
     rng = np.random.default_rng(seed)
-    dof = int(np.sum(np.maximum(seeds - 1, 0)))
+    dof = curve.pooled_dof
     scale = spread * np.sqrt(dof / rng.chisquare(dof, (replicates, 1)))
     draws = curve.mean + scale / np.sqrt(seeds) * rng.standard_normal((replicates, len(curve.K)))
     samples = np.array([vertex_log_k(log_k, d)[0] for d in draws])
@@ -231,19 +235,20 @@ def gate(sweep: Curve, gated: Curve) -> dict:
       checks.append({"K": int(k), "n": int(gated.n[i]), "seed": int(seed), "error_1x": float(before),
                      "error_2x": float(gated.errors[i, s]), "change": change, "tolerance": tolerance,
                      "passes": bool(abs(change) <= tolerance)})
-  return {"N": sweep.N, "checks": checks, "seed_sd": spread, "tolerance": float(tolerance),
+  return {"N": sweep.N, "checks": checks, "seed_sd": spread, "tolerance": tolerance,
           "passes": bool(checks) and all(c["passes"] for c in checks)}
 
 
-def _difference(curve: Curve, a: int, b: int) -> tuple[float, list[float] | None]:
-  """mean error at row a minus at row b, with a Student-t 95% interval from the pooled seed SD."""
+def difference(curve: Curve, a: int, b: int) -> tuple[float, list[float] | None]:
+  """Mean error at row a minus at row b, with a Student-t 95% interval from the pooled seed SD (None with
+  one seed). Seeds train separate networks at each K, so the two means are independent."""
   diff = float(curve.mean[a] - curve.mean[b])
   spread = pooled_seed_sd(curve)
-  if spread is None or a == b:
-    return diff, ([diff, diff] if a == b and spread is not None else None)
-  seeds = (~np.isnan(curve.errors)).sum(axis=1)
-  dof = int(np.sum(np.maximum(seeds - 1, 0)))
-  half = float(stats.t.ppf(0.975, dof) * spread * np.sqrt(1 / seeds[a] + 1 / seeds[b]))
+  if spread is None:
+    return diff, None
+  seeds = curve.seed_counts
+  half = 0.0 if a == b else float(stats.t.ppf(0.975, curve.pooled_dof) * spread
+                                  * np.sqrt(1 / seeds[a] + 1 / seeds[b]))
   return diff, [diff - half, diff + half]
 
 
@@ -257,11 +262,11 @@ def holdout(curve: Curve, predicted_k: int, standard_k: int) -> dict:
     return {"N": curve.N, "status": f"K = {missing} not measured at N = {curve.N}"}
   best = int(np.argmin(curve.mean))
   predicted, standard = ks.index(predicted_k), ks.index(standard_k)
-  out = {"N": curve.N, "status": "ok", "seeds": int((~np.isnan(curve.errors)).sum(axis=1).max()),
+  out = {"N": curve.N, "status": "ok", "seeds": int(curve.seed_counts.max()),
          "predicted_K": int(predicted_k), "best_K": int(curve.K[best]), "standard_K": int(standard_k),
          "predicted_error": float(curve.mean[predicted]), "best_error": float(curve.mean[best]),
          "standard_error": float(curve.mean[standard])}
   for name, (a, b) in (("predicted_minus_best", (predicted, best)),
                        ("standard_minus_predicted", (standard, predicted))):
-    out[name], out[f"{name}_ci95"] = _difference(curve, a, b)
+    out[name], out[f"{name}_ci95"] = difference(curve, a, b)
   return out

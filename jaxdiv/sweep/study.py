@@ -51,11 +51,17 @@ def gate_specs(config, rows) -> list[RunSpec]:
   return specs
 
 
-def standard_k(config, total: int, max_classes: int) -> int:
-  """The standard choice at N = `total`: as many classes as the source and n >= sweep.n_min allow, capped
-  at sweep.standard_classes (ImageNet's "all 1000 classes")."""
-  k_hi = min(max_classes, total // config.sweep.n_min)
-  return grid.nearest_divisor(total, min(config.sweep.standard_classes, k_hi), 1, k_hi)
+def standard_k(sweep, total: int, max_classes: int | None = None) -> int:
+  """The standard choice at N = `total`: as many classes as the source (when known) and n >= sweep.n_min
+  allow, capped at sweep.standard_classes (ImageNet's "all 1000 classes")."""
+  k_hi = min(max_classes or total, total // sweep.n_min)
+  return grid.nearest_divisor(total, min(sweep.standard_classes, k_hi), 1, k_hi)
+
+
+def grid_ks(sweep, total: int, max_classes: int | None = None) -> set[int]:
+  """The K's of the sweep's anti-diagonal at N = `total`."""
+  k_max = min(sweep.k_max, max_classes or sweep.k_max)
+  return {k for k, _ in grid.anti_diagonal(total, sweep.points, sweep.k_min, k_max, sweep.n_min)}
 
 
 def validation_specs(config, prediction: dict, fit, max_classes: int) -> list[RunSpec]:
@@ -73,12 +79,10 @@ def validation_specs(config, prediction: dict, fit, max_classes: int) -> list[Ru
     best = fit.measured[-1]
     centre = best["grid_best_K"] * (total / best["N"]) ** 0.5
   k_hi = min(max_classes, total // config.sweep.n_min)
-  standard = standard_k(config, total, max_classes)
+  standard = standard_k(config.sweep, total, max_classes)
   if total in config.sweep.budgets:
-    on_grid = {k for k, _ in grid.anti_diagonal(total, config.sweep.points, config.sweep.k_min,
-                                                 min(config.sweep.k_max, max_classes), config.sweep.n_min)}
     wanted = {standard} | ({prediction["K"]} if prediction["status"] == "ok" else set())
-    ks = wanted - on_grid
+    ks = wanted - grid_ks(config.sweep, total, max_classes)
   else:
     spread = config.sweep.validation_spread
     ks = {grid.nearest_divisor(total, min(max(k, 1), k_hi), 1, k_hi)
@@ -116,11 +120,10 @@ def plan_study(config) -> list[dict]:
       plan += [entry("gate", "class", total, k, sweep.seeds[0], GATE_STEPS_SCALE) for k in (ks[0], None, ks[-1])]
   if sweep.validation_budget:
     total = sweep.validation_budget
-    standard = grid.nearest_divisor(total, min(sweep.standard_classes, total // sweep.n_min), 1, total // sweep.n_min)
+    standard = standard_k(sweep, total)
     ks = [None, None, None, standard]
     if total in sweep.budgets:  # held out: the grid holds the neighbours; K* is trained unless on the grid
-      on_grid = {k for k, _ in grid.anti_diagonal(total, sweep.points, sweep.k_min, sweep.k_max, sweep.n_min)}
-      ks = [None] + ([] if standard in on_grid else [standard])
+      ks = [None] + ([] if standard in grid_ks(sweep, total) else [standard])
     for seed in sweep.seeds:
       plan += [entry("validate", "class", total, k, seed) for k in ks]
   return plan
@@ -190,7 +193,7 @@ def run_study(config, workdir: str, description: str = "") -> dict:
                         f"at N = {total}; trained K = {k}, n = {total // k}")
     if verdict["status"] == "under-trained":
       prediction["message"] = "not a finding (the convergence gate failed): " + prediction["message"]
-    meta.update(validation_N=total, prediction=prediction, standard_K=standard_k(config, total, max_classes))
+    meta.update(validation_N=total, prediction=prediction, standard_K=standard_k(config.sweep, total, max_classes))
     run_sweep(config, workdir, validation_specs(config, prediction, fits[AVERAGE], max_classes), stage="validate",
               tasks=tasks)
   meta["wall_seconds"] = round(time.perf_counter() - start, 1)

@@ -39,8 +39,7 @@ def base_config() -> ml_collections.ConfigDict:
   # every sweep budget). cluster: the k-means contrast runs at cluster_budgets (empty: every budget).
   config.sweep = dict(grid="anti_diagonal", budgets=[2000], points=6, k_min=2, k_max=1_000_000, n_min=2,
                       n_max=1_000_000, seeds=[0], cluster=False, cluster_budgets=[], cluster_seeds=[], gate=True,
-                      gate_budgets=[],
-                      baselines=True, standard_classes=1000, fit_budgets=[], validation_budget=0,
+                      gate_budgets=[], baselines=True, standard_classes=1000, fit_budgets=[], validation_budget=0,
                       validation_spread=3.0, replicates=200)
   config.probe = dict(tasks=["jaxdiv_han_heldout", "jaxdiv_latin_letters", "jaxdiv_greek_cyrillic",
                              "jaxdiv_hangul", "jaxdiv_fashion_mnist", "jaxdiv_digits"],
