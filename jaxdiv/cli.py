@@ -113,7 +113,6 @@ def build_parser() -> argparse.ArgumentParser:
                               epilog="Override config fields with --config.FIELD=VALUE")
   sweep.add_argument("--config", required=True)
   sweep.add_argument("--workdir", help="required unless --plan")
-  sweep.add_argument("--distributed", action="store_true")
   for sub in (sweep, demo_parser):
     sub.add_argument("--plan", action="store_true",
                      help="print every run of the study (stage, mode, N, K, n, seed, steps, images) as JSON lines "
@@ -130,8 +129,13 @@ def build_parser() -> argparse.ArgumentParser:
       epilog="Override any config field with --config.FIELD=VALUE, e.g. --config.train.learning_rate=0.05")
   pretrain.add_argument("--config", required=True, help="configs/X.py or configs/X.py:arg")
   pretrain.add_argument("--workdir", required=True)
-  pretrain.add_argument("--distributed", action="store_true",
-                        help="call jax.distributed.initialize() first (multi-host TPU pods, multi-node GPU)")
+  for sub in (sweep, pretrain):
+    sub.add_argument("--distributed", action="store_true",
+                     help="join the other processes first (jax.distributed.initialize): multi-host TPU pods and "
+                          "GPU clusters find each other; elsewhere also give the three options below")
+    sub.add_argument("--coordinator", default=None, help="host:port of process 0 (implies --distributed)")
+    sub.add_argument("--num-processes", type=int, default=None)
+    sub.add_argument("--process-id", type=int, default=None)
   fit = commands.add_parser("fit", help="fit the bound model to a study's results")
   fit.add_argument("--workdir", required=True)
   fit.add_argument("--probe", default="ridge")
@@ -151,20 +155,19 @@ def build_parser() -> argparse.ArgumentParser:
   return parser
 
 
-def _config(spec: str, overrides: list[str], distributed: bool):
-  """The config file `path[:arg]` with `--config.x=y` overrides; joins the pod first when `distributed`."""
-  import jax
-
+def _config(spec: str, overrides: list[str], args):
+  """The config file `path[:arg]` with `--config.x=y` overrides; joins the pod first when asked to."""
+  from jaxdiv import distributed
   from jaxdiv.train import apply_overrides, load_config
-  if distributed:
-    jax.distributed.initialize()
+  if args.distributed or args.coordinator:
+    distributed.initialize(args.coordinator, args.num_processes, args.process_id)
   return apply_overrides(load_config(spec), overrides)
 
 
-def run_pretrain(spec: str, workdir: str, overrides: list[str], distributed: bool) -> dict:
+def run_pretrain(spec: str, workdir: str, overrides: list[str], args) -> dict:
   from jaxdiv.train import pretrain
   _logging()
-  return pretrain(_config(spec, overrides, distributed), workdir)
+  return pretrain(_config(spec, overrides, args), workdir)
 
 
 def main(argv=None) -> int:
@@ -180,14 +183,14 @@ def main(argv=None) -> int:
   from jaxdiv.train.loop import NonFiniteLossError, Preempted
   try:
     if args.command == "pretrain":
-      summary = run_pretrain(args.config, args.workdir, extra, args.distributed)
+      summary = run_pretrain(args.config, args.workdir, extra, args)
       print(json.dumps(summary, indent=1))
     elif args.command in ("demo", "sweep"):
       if args.command == "demo":
         from jaxdiv.sweep.demo_config import demo_config
         config, what = demo_config(args.quick), "demo" + (" (quick)" if args.quick else "")
       else:
-        config, what = _config(args.config, extra, args.distributed), args.config
+        config, what = _config(args.config, extra, args), args.config
       if args.plan:
         from jaxdiv.sweep.study import plan_study, plan_total
         plan = plan_study(config)

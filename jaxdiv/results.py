@@ -11,7 +11,7 @@ import json
 import os
 from collections import defaultdict
 
-from jaxdiv.data.fonts import write_text_atomic
+from jaxdiv import distributed, io
 
 RESULTS = "results.jsonl"
 AVERAGE = "average"
@@ -72,17 +72,21 @@ def results_path(workdir: str) -> str:
 
 def read_rows(workdir: str) -> list[ResultRow]:
   path = results_path(workdir)
-  if not os.path.exists(path):
+  if not io.exists(path):
     return []
-  with open(path) as f:
-    return [ResultRow.from_dict(json.loads(line)) for line in f if line.strip()]
+  return [ResultRow.from_dict(json.loads(line)) for line in io.read_text(path).splitlines() if line.strip()]
 
 
 def append_rows(workdir: str, rows: list[ResultRow]) -> None:
-  """Rewrite the table with the new rows through a temporary file, so a kill never leaves half a table."""
+  """Rewrite the table with the new rows through a temporary file, so a kill never leaves half a table.
+
+  On a pod every process holds the same rows; only the writer writes, and every process waits for it, so
+  all read back one table and none holds a row twice."""
   path = results_path(workdir)
-  existing = open(path).read() if os.path.exists(path) else ""
-  write_text_atomic(path, existing + "".join(json.dumps(r.to_dict()) + "\n" for r in rows))
+  if distributed.is_writer():
+    existing = io.read_text(path) if io.exists(path) else ""
+    io.write_text_atomic(path, existing + "".join(json.dumps(r.to_dict()) + "\n" for r in rows))
+  distributed.barrier(f"append_rows:{path}:{len(rows)}")
 
 
 def with_average(rows: list[ResultRow]) -> list[ResultRow]:

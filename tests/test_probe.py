@@ -121,9 +121,10 @@ def test_nan_features_are_a_clear_error():
 
 def test_extract_features_pads_last_batch_and_stacks_runs():
   images = np.random.default_rng(0).integers(0, 255, (23, 4, 4, 1), dtype=np.uint8)
-  single = extract_features(lambda x: x.reshape(x.shape[0], -1).mean(-1, keepdims=True), images, batch_size=8)
+  single = extract_features(lambda _, x: x.reshape(x.shape[0], -1).mean(-1, keepdims=True), None, images,
+                            batch_size=8)
   assert single.shape == (23, 1)
-  stacked = extract_features(lambda x: jnp.stack([x.reshape(x.shape[0], -1)] * 3), images, batch_size=8,
+  stacked = extract_features(lambda _, x: jnp.stack([x.reshape(x.shape[0], -1)] * 3), None, images, batch_size=8,
                              stacked_runs=True)
   assert stacked.shape == (3, 23, 16)
   np.testing.assert_allclose(stacked[0].mean(-1, keepdims=True), single, rtol=1e-5)

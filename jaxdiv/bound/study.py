@@ -3,18 +3,17 @@ task and for the average task, written to fit.json."""
 
 from __future__ import annotations
 
-import json
 import os
 from collections import defaultdict
 
+from jaxdiv import distributed, io
 from jaxdiv.bound.analysis import Analysis, analyse, predict_split
-from jaxdiv.data.fonts import write_json_atomic
 from jaxdiv.results import ResultRow, read_rows, results_path, with_average
 
 
 def read_results(workdir: str, probe: str = "ridge") -> dict[str, list[ResultRow]]:
   """Every row of one probe per task, the average task included (`results.with_average`)."""
-  if not os.path.exists(results_path(workdir)):
+  if not io.exists(results_path(workdir)):
     raise FileNotFoundError(f"{results_path(workdir)} not found: run `jaxdiv sweep` into this workdir first")
   by_task = defaultdict(list)
   for row in with_average([r for r in read_rows(workdir) if r.probe == probe]):
@@ -38,16 +37,16 @@ def fit_study(workdir: str, probe: str = "ridge", max_classes: int | None = None
     if fitted:
       results[task] = analyse(fitted, max_classes=max_classes, replicates=replicates, all_rows=rows,
                               fit_budgets=fit_budgets)
-  write_json_atomic(os.path.join(workdir, "fit.json"), {task: a.to_json() for task, a in results.items()})
+  if distributed.is_writer():
+    io.write_json_atomic(os.path.join(workdir, "fit.json"), {task: a.to_json() for task, a in results.items()})
   return results
 
 
 def load_fits(workdir: str) -> dict[str, Analysis]:
   path = os.path.join(workdir, "fit.json")
-  if not os.path.exists(path):
+  if not io.exists(path):
     raise FileNotFoundError(f"{path} not found: run `jaxdiv fit --workdir {workdir}` first")
-  with open(path) as f:
-    return {task: Analysis.from_json(data) for task, data in json.load(f).items()}
+  return {task: Analysis.from_json(data) for task, data in io.read_json(path).items()}
 
 
 def predict_study(workdir: str, total: int, max_classes: int | None = None) -> dict:

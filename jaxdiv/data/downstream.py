@@ -17,6 +17,7 @@ import numpy as np
 import tensorflow_datasets as tfds
 from PIL import Image
 
+from jaxdiv import io
 from jaxdiv.data import fonts, glyphs, render
 
 FASHION_MNIST_DIR = "/usr/share/datasets/fashion-mnist"
@@ -268,7 +269,7 @@ DEFAULT_TASKS = tuple(TASKS)
 
 
 def default_data_dir() -> str:
-  return os.environ.get("JAXDIV_DATA_DIR", os.path.join(fonts.default_cache_dir(), "tfds"))
+  return os.environ.get("JAXDIV_DATA_DIR", os.path.join(io.default_cache_dir(), "tfds"))
 
 
 def prepare(task: str, resolution: int = 32, data_dir: str | None = None) -> tfds.core.DatasetBuilder:
@@ -277,7 +278,14 @@ def prepare(task: str, resolution: int = 32, data_dir: str | None = None) -> tfd
     raise ValueError(f"Unknown embedded task {task!r}; choose one of {sorted(BUILDERS)}")
   name = f"r{resolution}"
   config = name if name == "r32" else tfds.core.BuilderConfig(name=name)
-  builder = BUILDERS[task](data_dir=data_dir or default_data_dir(), config=config,
-                           file_format="array_record")
-  builder.download_and_prepare()
+  data_dir = data_dir or default_data_dir()
+  def make():
+    return BUILDERS[task](data_dir=data_dir, config=config, file_format="array_record")
+  builder = make()
+  if not builder.is_prepared():
+    # Processes sharing this data_dir (a pod's hosts on one disk, the two-process test) take turns: the
+    # first builds, the others then find it prepared. TFDS alone races on renaming the finished folder.
+    with io.file_lock(os.path.join(data_dir, f".{task}_{name}.lock")):
+      builder = make()
+      builder.download_and_prepare()
   return builder

@@ -19,6 +19,8 @@ from collections.abc import Iterable, Sequence
 import numpy as np
 from PIL import Image, ImageFont
 
+from jaxdiv import io
+
 FONT_ROOTS = ("/usr/share/fonts", "/usr/share/fonts-droid-fallback")
 
 # Han pre-training pool: Debian packages and the file-name patterns they install.
@@ -148,10 +150,6 @@ def distinct_designs(faces: Sequence[Face], char: str, threshold: float = DEDUP_
   return kept
 
 
-def default_cache_dir() -> str:
-  return os.environ.get("JAXDIV_CACHE", os.path.join(os.path.expanduser("~"), ".cache", "jaxdiv"))
-
-
 def _index_key(faces: Sequence[Face], codepoints: Sequence[int]) -> str:
   payload = json.dumps([INDEX_VERSION, DEDUP_THRESHOLD, [(f.path, f.index) for f in faces],
                         [int(codepoints[0]), int(codepoints[-1]), len(codepoints)]])
@@ -161,20 +159,6 @@ def _index_key(faces: Sequence[Face], codepoints: Sequence[int]) -> str:
 def _designs_for_chunk(args):
   faces, codes = args
   return [distinct_designs(faces, chr(c)) for c in codes]
-
-
-def fork_map(fn, items: list, workers: int, progress: str | None = None) -> list:
-  """`Pool.imap` (results in order) over forked workers that only render or read files and never touch
-  JAX; JAX's "os.fork() was called" warning (about JAX's own threads in the child) is silenced for that
-  reason. `progress` names a progress bar over the items."""
-  import multiprocessing
-  import warnings
-
-  from tqdm.auto import tqdm
-  with warnings.catch_warnings():
-    warnings.filterwarnings("ignore", message=r"os\.fork\(\) was called", category=RuntimeWarning)
-    with multiprocessing.get_context("fork").Pool(workers) as pool:
-      return list(tqdm(pool.imap(fn, items), total=len(items), desc=progress, disable=progress is None))
 
 
 def build_design_index(faces: Sequence[Face], codepoints: Sequence[int], workers: int = 0, chunk: int = 128
@@ -188,7 +172,7 @@ def build_design_index(faces: Sequence[Face], codepoints: Sequence[int], workers
   if workers == 1:
     results = [_designs_for_chunk((faces, c)) for c in chunks]
   else:
-    results = fork_map(_designs_for_chunk, [(list(faces), c) for c in chunks], workers,
+    results = io.fork_map(_designs_for_chunk, [(list(faces), c) for c in chunks], workers,
                        progress=f"glyph design index ({len(codes)} characters, built once)")
   index = {}
   for part, designs in zip(chunks, results):
@@ -239,7 +223,7 @@ def cached_design_index(faces: Sequence[Face], codepoints: Sequence[int],
                         cache_dir: str | None = None) -> dict[int, list[int]]:
   """`build_design_index`, computed once and kept as JSON in the cache directory (taken from the index
   shipped with jaxdiv when it matches these fonts)."""
-  cache_dir = cache_dir or default_cache_dir()
+  cache_dir = cache_dir or io.default_cache_dir()
   path = os.path.join(cache_dir, f"design_index_{_index_key(faces, codepoints)}.json")
   if os.path.exists(path):
     with open(path) as f:
@@ -247,20 +231,5 @@ def cached_design_index(faces: Sequence[Face], codepoints: Sequence[int],
   index = shipped_design_index(faces, codepoints)
   if index is None:
     index = build_design_index(faces, codepoints)
-  write_json_atomic(path, {str(k): v for k, v in index.items()})
+  io.write_json_atomic(path, {str(k): v for k, v in index.items()})
   return index
-
-
-def write_text_atomic(path: str, text: str) -> None:
-  """Write to a temporary file, flush it to disk and rename it, so a crash never leaves a half-written file."""
-  os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
-  tmp = f"{path}.tmp.{os.getpid()}"
-  with open(tmp, "w") as f:
-    f.write(text)
-    f.flush()
-    os.fsync(f.fileno())
-  os.replace(tmp, path)
-
-
-def write_json_atomic(path: str, payload) -> None:
-  write_text_atomic(path, json.dumps(payload))

@@ -9,7 +9,6 @@ augmentation are pure jittable functions of (key, step), so they also run inside
 from __future__ import annotations
 
 import dataclasses
-import functools
 import hashlib
 import os
 
@@ -18,7 +17,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jaxdiv.data import fonts, sampler, sources
+from jaxdiv import io
+from jaxdiv.data import sampler, sources
 
 
 def epoch_permutation(num_examples: int, seed: int, epoch: int) -> np.ndarray:
@@ -26,33 +26,49 @@ def epoch_permutation(num_examples: int, seed: int, epoch: int) -> np.ndarray:
 
 
 class _BatchReader:
-  """Maps a global step to this host's slice of the step's batch, read in one call."""
+  """Maps a global step to this host's slice of the step's batch, read in one call.
+
+  With `random_crop`, example j of step s is a random-resized crop and flip drawn from the generator
+  seeded (seed, s, j): a pure function of the step, whichever process or worker reads it, so a resumed
+  iterator replays the same crops."""
 
   def __init__(self, source, indices, labels, global_batch: int, seed: int, shard_index: int,
-               shard_count: int):
+               shard_count: int, random_crop: bool = False, flip: bool = False):
     self.source, self.indices, self.labels = source, np.asarray(indices), np.asarray(labels, np.int32)
-    self.global_batch, self.seed = global_batch, seed
+    self.global_batch, self.seed, self.random_crop, self.flip = global_batch, seed, random_crop, flip
     self.local_batch = global_batch // shard_count
     self.shard_index = shard_index
     self.steps_per_epoch = len(self.indices) // global_batch
-    self._permutation = functools.lru_cache(maxsize=2)(
-        lambda epoch: epoch_permutation(len(self.indices), seed, epoch))
+    self._cached = (-1, None)  # (epoch, its permutation); picklable for Grain worker processes
+
+  def _permutation(self, epoch: int) -> np.ndarray:
+    if self._cached[0] != epoch:
+      self._cached = (epoch, epoch_permutation(len(self.indices), self.seed, epoch))
+    return self._cached[1]
 
   def __call__(self, step: int) -> dict[str, np.ndarray]:
     epoch, offset = divmod(int(step), self.steps_per_epoch)
     start = offset * self.global_batch + self.shard_index * self.local_batch
     positions = self._permutation(epoch)[start:start + self.local_batch]
-    images, _ = self.source.read_batch(self.indices[positions])
+    if self.random_crop:
+      rngs = [np.random.default_rng([self.seed, int(step), self.shard_index * self.local_batch + j])
+              for j in range(len(positions))]
+      images, _ = self.source.read_batch(self.indices[positions], crop_rngs=rngs, flip=self.flip)
+    else:
+      images, _ = self.source.read_batch(self.indices[positions])
     return {"image": images, "label": self.labels[positions]}
 
 
 def streaming_dataset(source, indices, labels, *, global_batch: int, num_steps: int, seed: int,
                       shard_options: grain.sharding.ShardOptions | None = None,
-                      prefetch_threads: int = 0) -> grain.IterDataset:
+                      prefetch_threads: int = 0, workers: int = 0, random_crop: bool = False, flip: bool = False
+                      ) -> grain.IterDataset:
   """A Grain dataset of `num_steps` batches of this host's share of each global batch.
 
   Epochs are seeded permutations of the subset; the last partial batch of an epoch is dropped.
-  `iter(ds)` gives an iterator with `get_state()`/`set_state()` for checkpointing.
+  `iter(ds)` gives an iterator with `get_state()`/`set_state()` for checkpointing. `workers` > 0 reads,
+  decodes and crops whole batches in that many Grain worker processes (JPEG decoding is CPU-bound and
+  holds the GIL; threads do not scale); otherwise `prefetch_threads` threads read ahead in this process.
   """
   shard_options = shard_options or grain.sharding.ShardByJaxProcess(drop_remainder=True)
   if global_batch % shard_options.shard_count:
@@ -61,8 +77,14 @@ def streaming_dataset(source, indices, labels, *, global_batch: int, num_steps: 
     raise ValueError(f"the subset has {len(indices)} examples, fewer than one batch of {global_batch}; "
                      "lower the batch size")
   reader = _BatchReader(source, indices, labels, global_batch, seed, shard_options.shard_index,
-                        shard_options.shard_count)
+                        shard_options.shard_count, random_crop, flip)
   dataset = grain.MapDataset.range(num_steps).map(reader).to_iter_dataset()
+  if workers:
+    from absl import flags
+    if not flags.FLAGS.is_parsed():  # grain <= 0.2.18 reads an absl flag in mp_prefetch (google/grain#1355)
+      flags.FLAGS.mark_as_parsed()
+    return dataset.mp_prefetch(grain.multiprocessing.MultiprocessingOptions(num_workers=workers,
+                                                                            per_worker_buffer_size=2))
   if prefetch_threads:
     dataset = dataset.prefetch(grain.ReadOptions(num_threads=prefetch_threads, prefetch_buffer_size=4))
   return dataset
@@ -93,21 +115,18 @@ def materialise(source, indices, *, cache_dir: str | None = None, chunk: int = 1
   indices = np.asarray(indices, np.int64)
   path = None
   if cache_dir != "":
-    path = os.path.join(cache_dir or os.path.join(fonts.default_cache_dir(), "subsets"),
+    path = os.path.join(cache_dir or os.path.join(io.default_cache_dir(), "subsets"),
                         f"{_materialise_key(source, indices)}.npy")
     if os.path.exists(path):
       return np.load(path)
   chunks = [indices[i:i + chunk] for i in range(0, len(indices), chunk)]
   if workers > 1 and len(chunks) > 1:
-    parts = fonts.fork_map(_read_chunk, [(source, c) for c in chunks], workers)
+    parts = io.fork_map(_read_chunk, [(source, c) for c in chunks], workers)
   else:
     parts = [_read_chunk((source, c)) for c in chunks]
   images = np.concatenate(parts) if parts else np.zeros((0, *source.image_shape), np.uint8)
   if path:
-    os.makedirs(os.path.dirname(path), exist_ok=True)
-    tmp = f"{path}.tmp{os.getpid()}.npy"
-    np.save(tmp, images)
-    os.replace(tmp, path)
+    io.save_npy_atomic(path, images)
   return images
 
 

@@ -8,16 +8,15 @@ validation budget, per task and averaged.
 
 from __future__ import annotations
 
-import json
 import os
 from collections import defaultdict
 
 import numpy as np
 
+from jaxdiv import io
 from jaxdiv.bound import measured
 from jaxdiv.bound.analysis import Analysis
 from jaxdiv.bound.model import error_at
-from jaxdiv.data.fonts import write_json_atomic, write_text_atomic
 from jaxdiv.results import AVERAGE, ResultRow, read_rows, with_average
 
 
@@ -59,7 +58,7 @@ def _save(fig, ax, path: str, xlabel: str, title: str, legend: bool = True) -> s
   if legend:
     ax.legend(fontsize=7)
   fig.tight_layout()
-  fig.savefig(path, dpi=110)
+  io.save_figure(fig, path)
   _pyplot().close(fig)
   return path
 
@@ -93,7 +92,7 @@ def heatmap_figure(task: str, cells: dict, path: str) -> str:
   ax.set_title(f"{task}: test error (red edge: validation runs)", fontsize=9)
   fig.colorbar(points, ax=ax, label="test error")
   fig.tight_layout()
-  fig.savefig(path, dpi=110)
+  io.save_figure(fig, path)
   plt.close(fig)
   return path
 
@@ -290,15 +289,14 @@ def write_report(workdir: str, probe: str = "ridge", meta: dict | None = None) -
   from jaxdiv.bound.study import load_fits
   meta = meta or {}
   meta_path = os.path.join(workdir, "study.json")
-  if os.path.exists(meta_path):
-    with open(meta_path) as f:
-      meta = {**json.load(f), **meta}
+  if io.exists(meta_path):
+    meta = {**io.read_json(meta_path), **meta}
   rows = [r for r in read_rows(workdir) if r.probe == probe]
   if not rows:
     raise FileNotFoundError(f"{workdir} has no results.jsonl rows: run `jaxdiv sweep` or `jaxdiv demo` first")
-  fits = load_fits(workdir) if os.path.exists(os.path.join(workdir, "fit.json")) else {}
+  fits = load_fits(workdir) if io.exists(os.path.join(workdir, "fit.json")) else {}
   out_dir = os.path.join(workdir, "report")
-  os.makedirs(out_dir, exist_ok=True)
+  io.makedirs(out_dir)
   errors = mean_errors(rows, probe)
   floor = floors(rows, probe)
   table = summary_table(rows, errors, fits, meta)
@@ -390,6 +388,6 @@ def write_report(workdir: str, probe: str = "ridge", meta: dict | None = None) -
       lines.append(f"| {key[0]} | {key[1]} | {key[2]} | {key[3]} | {errors[first][key][1]:.2f} | " +
                    " | ".join(_fmt(errors[t].get(key, (None,))[0]) for t in tasks) + " |")
   path = os.path.join(out_dir, "report.md")
-  write_text_atomic(path, "\n".join(lines) + "\n")
-  write_json_atomic(os.path.join(out_dir, "table.json"), table)
+  io.write_text_atomic(path, "\n".join(lines) + "\n")
+  io.write_json_atomic(os.path.join(out_dir, "table.json"), table)
   return path

@@ -7,7 +7,6 @@ probes trained-but-unprobed stacks from their final checkpoint; no row is lost o
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import time
@@ -15,8 +14,9 @@ import time
 import jax
 import numpy as np
 
-from jaxdiv.data import get_source
-from jaxdiv.data.fonts import write_json_atomic
+from jaxdiv import distributed, io
+from jaxdiv.data import downstream, get_source
+from jaxdiv.data.sources import split_location, to_channels
 from jaxdiv.probe.features import extract_features
 from jaxdiv.probe.logistic import logistic_probe
 from jaxdiv.probe.ridge import ridge_probe_runs
@@ -41,25 +41,36 @@ def finished_runs(workdir: str, tasks, probes) -> set[tuple]:
   return {key for key, got in have.items() if wanted <= got}
 
 
-def load_tasks(config) -> dict:
-  """Each downstream task's (train images, labels, test images, labels), subsampled with a fixed seed."""
+def load_tasks(config, channels: int | None = None) -> dict:
+  """Each downstream task's (train images, labels, test images, labels), subsampled with a fixed seed,
+  in the model's input `channels` (default: the pre-training source's), keyed by task name.
+
+  A task is an embedded one, or any prepared TFDS dataset: `NAME@DATA_DIR`, else looked up in
+  `data.data_dir` (where the pre-training data is), else in TFDS's default folder."""
+  channels = channels or build_source(config).image_shape[-1]
   out = {}
   for task in config.probe.tasks:
     log.info("downstream task %s (built on first use; the first glyph task also builds the design index)", task)
+    name, data_dir = split_location(task)
+    if data_dir is None and name not in downstream.TASKS and not name.startswith("glyphs"):
+      data_dir = config.data.data_dir or None
     splits = []
     for split, limit in (("train", config.probe.max_train), ("test", config.probe.max_test)):
-      source = get_source(task, split=split, resolution=config.data.resolution)
+      source = get_source(name, split=split, resolution=config.data.resolution, data_dir=data_dir,
+                          channels=channels)
       indices = np.arange(len(source))
       if limit and len(indices) > limit:
         indices = np.sort(np.random.default_rng([config.probe.seed, len(out)]).choice(indices, limit, replace=False))
-      splits.extend(source.read_batch(indices))
-    out[task] = tuple(splits)
+      images, labels = source.read_batch(indices)
+      splits.extend((to_channels(images, channels), labels))  # the glyph pools are grey whatever is asked
+    out[name] = tuple(splits)
   return out
 
 
-def stacked_feature_fn(model, variables, strategy: str):
-  """(B, H, W, C) -> (R, B, D): every run of a stack on one batch, mapped or vmapped like training."""
-  def features(x):
+def stacked_feature_fn(model, strategy: str):
+  """(stacked variables, (B, H, W, C)) -> (R, B, D): every run of a stack on one batch, mapped or vmapped
+  like training."""
+  def features(variables, x):
     return multi.over_runs(lambda v: model.apply(v, x, features_only=True), strategy)(variables)
   return features
 
@@ -77,12 +88,12 @@ def _probe_results(config, train_f, train_y, test_f, test_y) -> dict:
 
 def probe_stack(config, model, state, specs, summary, tasks: dict, strategy: str, stage: str) -> list[ResultRow]:
   variables = {"params": state.params, "batch_stats": state.batch_stats}
-  feature_fn = stacked_feature_fn(model, variables, strategy)
+  feature_fn = stacked_feature_fn(model, strategy)
   rows = []
   for task, (train_x, train_y, test_x, test_y) in tasks.items():
     start = time.perf_counter()
-    train_f = extract_features(feature_fn, train_x, batch_size=config.probe.batch_size, stacked_runs=True)
-    test_f = extract_features(feature_fn, test_x, batch_size=config.probe.batch_size, stacked_runs=True)
+    train_f = extract_features(feature_fn, variables, train_x, batch_size=config.probe.batch_size, stacked_runs=True)
+    test_f = extract_features(feature_fn, variables, test_x, batch_size=config.probe.batch_size, stacked_runs=True)
     for probe, per_run in _probe_results(config, train_f, train_y, test_f, test_y).items():
       for spec, run, result in zip(specs, summary["runs"], per_run):
         rows.append(ResultRow(
@@ -115,7 +126,7 @@ def run_sweep(config, workdir: str, specs: list[multi.RunSpec] | None = None, st
               tasks: dict | None = None, steps_scale: float = 1.0) -> list[ResultRow]:
   """Train and probe `specs` (default: the config's grid) into `workdir`; returns all rows of the table.
   `steps_scale` multiplies every run's step budget (the convergence gate's 2x)."""
-  os.makedirs(workdir, exist_ok=True)
+  io.makedirs(workdir)
   check_workdir_config(workdir, config, write=True)
   source = build_source(config)
   if specs is None:
@@ -160,11 +171,10 @@ def probe_workdir(workdir: str, tasks: list[str] | None = None, kinds: list[str]
   from jaxdiv.train.config import base_config
   from jaxdiv.train.state import total_steps
   path = os.path.join(workdir, "config.json")
-  if not os.path.exists(path):
+  if not io.exists(path):
     raise FileNotFoundError(f"{path} not found: is {workdir} a `jaxdiv pretrain` workdir?")
   config = base_config()
-  with open(path) as f:
-    config.update(ml_collections.ConfigDict(json.load(f)))
+  config.update(ml_collections.ConfigDict(io.read_json(path)))
   if tasks:
     config.probe.tasks = list(tasks)
   if kinds:
@@ -175,11 +185,9 @@ def probe_workdir(workdir: str, tasks: list[str] | None = None, kinds: list[str]
   rows = []
   if config.runs:
     specs = multi.run_specs(config)
-    with open(os.path.join(workdir, "summary.json")) as f:
-      chunks = json.load(f)["chunks"]
+    chunks = io.read_json(os.path.join(workdir, "summary.json"))["chunks"]
     for chunk_dir in chunks:
-      with open(os.path.join(chunk_dir, "runs.json")) as f:
-        chunk = [multi.RunSpec(**r) for r in json.load(f)]
+      chunk = [multi.RunSpec(**r) for r in io.read_json(os.path.join(chunk_dir, "runs.json"))]
       summary, state, model = train_stack(config, source, chunk, chunk_dir, strategy)
       rows += probe_stack(config, model, state, chunk, summary, task_data, strategy, "probe")
   else:
@@ -191,8 +199,8 @@ def probe_workdir(workdir: str, tasks: list[str] | None = None, kinds: list[str]
     if state is None:
       raise FileNotFoundError(f"{workdir} has no checkpoint yet: run `jaxdiv pretrain` into it first")
     stacked = jax.tree.map(lambda x: x[None], state)
-    with open(os.path.join(workdir, "summary.json")) as f:
-      summary = json.load(f)
+    summary = io.read_json(os.path.join(workdir, "summary.json"))
     rows = probe_stack(config, model, stacked, specs, summary, task_data, "vmap", "probe")
-  write_json_atomic(os.path.join(workdir, "probe.json"), [r.to_dict() for r in rows])
+  if distributed.is_writer():
+    io.write_json_atomic(os.path.join(workdir, "probe.json"), [r.to_dict() for r in rows])
   return rows

@@ -13,9 +13,9 @@ import time
 import jax
 import numpy as np
 
+from jaxdiv import distributed, io
 from jaxdiv.bound.analysis import predict_split
 from jaxdiv.bound.study import fit_study
-from jaxdiv.data.fonts import write_json_atomic
 from jaxdiv.report import write_report
 from jaxdiv.results import AVERAGE, read_rows, with_average
 from jaxdiv.sweep import grid
@@ -158,7 +158,7 @@ def study_verdict(fits: dict, gated: bool) -> dict:
 def run_study(config, workdir: str, description: str = "") -> dict:
   """Everything `jaxdiv demo` / `jaxdiv sweep` do; every stage resumes from what `workdir` already holds."""
   start = time.perf_counter()
-  os.makedirs(workdir, exist_ok=True)
+  io.makedirs(workdir)
   tasks = load_tasks(config)
   if config.sweep.baselines:
     run_baselines(config, workdir, tasks)
@@ -197,7 +197,10 @@ def run_study(config, workdir: str, description: str = "") -> dict:
     run_sweep(config, workdir, validation_specs(config, prediction, fits[AVERAGE], max_classes), stage="validate",
               tasks=tasks)
   meta["wall_seconds"] = round(time.perf_counter() - start, 1)
-  write_json_atomic(os.path.join(workdir, "study.json"), meta)
-  report = write_report(workdir, probe=config.probe.kinds[0])
+  report = os.path.join(workdir, "report", "report.md")
+  if distributed.is_writer():
+    io.write_json_atomic(os.path.join(workdir, "study.json"), meta)
+    report = write_report(workdir, probe=config.probe.kinds[0])
+  distributed.barrier(f"report:{workdir}")
   return {"report": report, "seconds": meta["wall_seconds"], "prediction": meta.get("prediction"),
           "verdict": verdict, "rows": len(read_rows(workdir))}

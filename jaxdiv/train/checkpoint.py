@@ -8,6 +8,7 @@ import os
 import grain
 import orbax.checkpoint as ocp
 
+from jaxdiv import io
 from jaxdiv.train.state import current_step
 
 log = logging.getLogger("jaxdiv")
@@ -21,7 +22,8 @@ def open_manager(workdir: str, keep: int) -> ocp.CheckpointManager:
   options = ocp.CheckpointManagerOptions(
       save_interval_steps=1, create=True, enable_async_checkpointing=True,
       preservation_policy=ocp.checkpoint_managers.LatestN(max(1, keep)))
-  return ocp.CheckpointManager(os.path.join(os.path.abspath(workdir), "checkpoints"), options=options)
+  root = workdir if io.is_cloud(workdir) else os.path.abspath(workdir)
+  return ocp.CheckpointManager(os.path.join(root, "checkpoints"), options=options)
 
 
 def save(manager: ocp.CheckpointManager, state, data_iterator=None) -> None:

@@ -11,7 +11,8 @@ import ml_collections
 
 # Fields that may change between a run and its resumption without changing what is trained.
 RESUMABLE_FIELDS = ("checkpoint_every", "log_every", "keep_checkpoints", "progress", "mesh", "multi",
-                    "data.prefetch_threads", "data.materialise_workers", "probe.batch_size", "probe.tasks",
+                    "data.prefetch_threads", "data.materialise_workers",
+                    "data.data_dir", "data.decode_workers", "probe.batch_size", "probe.tasks",
                     "probe.kinds", "sweep")
 
 
@@ -20,9 +21,12 @@ def base_config() -> ml_collections.ConfigDict:
   config = ml_collections.ConfigDict()
   config.seed = 0
   # glyph_range: "4E00-4FFF" limits the glyph pool to a code-point range (quick tests); "" is the whole pool.
+  # data_dir: where a TFDS `source` is prepared ("" = TFDS's default; probe tasks NAME@DIR name their own).
+  # crop: "center" (fit the shorter side, centre crop) or "random_resized" (ImageNet-style crop + flip on
+  # the host; streaming only). decode_workers: Grain worker processes that read, decode and crop batches.
   config.data = dict(source="glyphs", split="train", resolution=32, num_classes=100, per_class=20, glyph_range="",
                      subset_seed=-1, pipeline="auto", memory_limit_examples=200_000, max_shift=2, flip=False,
-                     prefetch_threads=2, materialise_workers=2)
+                     prefetch_threads=2, materialise_workers=2, data_dir="", crop="center", decode_workers=0)
   # zero_init_last_scale=False: with the zero-initialised head (which the padded-head equivalence of stacked
   # runs needs), also zeroing each block's last BN scale left K = 250, n = 8 at train accuracy 0.02 after
   # 400 steps against 0.11 without it (bench/init_settings.py, bench/results/init_settings_cpu.txt).
@@ -112,8 +116,9 @@ def _flatten(tree: dict, prefix: str = "") -> dict:
 
 
 def incompatible_fields(saved: dict, current: dict) -> list[str]:
-  """Fields that differ between a workdir's saved config and the current one, ignoring resumable ones."""
-  a, b = _flatten(saved), _flatten(current)
+  """Fields that differ between a workdir's saved config and the current one, ignoring resumable ones.
+  A field the saved config lacks (written before the field existed) counts as its default."""
+  a, b = {**_flatten(to_dict(base_config())), **_flatten(saved)}, _flatten(current)
   def resumable(name):
     return any(name == f or name.startswith(f"{f}.") for f in RESUMABLE_FIELDS)
   return sorted(k for k in set(a) | set(b) if not resumable(k) and a.get(k) != b.get(k))
@@ -139,3 +144,8 @@ def validate(config, device_count: int) -> None:
     raise ValueError(f"model.dtype must be 'float32' or 'bfloat16', got {config.model.dtype!r}")
   if data.pipeline not in ("auto", "memory", "stream"):
     raise ValueError(f"data.pipeline must be 'auto', 'memory' or 'stream', got {data.pipeline!r}")
+  if data.crop not in ("center", "random_resized"):
+    raise ValueError(f"data.crop must be 'center' or 'random_resized', got {data.crop!r}")
+  if data.crop == "random_resized" and (config.runs or data.pipeline == "memory"):
+    raise ValueError("data.crop='random_resized' crops every image anew each step, so it needs the streaming "
+                     "pipeline of a single run: set data.pipeline='stream' (or 'auto') and no `runs`")

@@ -14,7 +14,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jaxdiv.data.fonts import write_text_atomic
+from jaxdiv import distributed, io
 from jaxdiv.train import checkpoint
 from jaxdiv.train.state import current_step
 
@@ -52,27 +52,40 @@ def _all_finite(tree) -> jax.Array:
                             if jnp.issubdtype(x.dtype, jnp.floating)]))
 
 
+def _has_module(name: str) -> bool:
+  import importlib.util
+  try:
+    return importlib.util.find_spec(name) is not None
+  except ModuleNotFoundError:
+    return False
+
+
 class MetricsWriter:
   """JSON lines in the workdir plus TensorBoard scalars; on resume, rows past the restored step are dropped."""
 
   def __init__(self, workdir: str, resumed_step: int, enabled: bool = True):
     self.path = os.path.join(workdir, "metrics.jsonl")
-    self.enabled = enabled and jax.process_index() == 0
+    self.enabled = enabled and distributed.is_writer()
     self.tensorboard = None
     if not self.enabled:
       return
-    if os.path.exists(self.path):
-      with open(self.path) as f:
-        rows = [line for line in f if line.strip() and json.loads(line)["step"] <= resumed_step]
-      write_text_atomic(self.path, "".join(rows))
+    if io.exists(self.path):
+      rows = [line + "\n" for line in io.read_text(self.path).splitlines()
+              if line.strip() and json.loads(line)["step"] <= resumed_step]
+      io.write_text_atomic(self.path, "".join(rows))
+    if io.is_cloud(workdir) and not _has_module("google.cloud.storage"):
+      log.warning("no TensorBoard events in %s: tensorboardX writes to buckets only with google-cloud-storage "
+                  "installed (pip install google-cloud-storage); metrics.jsonl holds every logged row", workdir)
+      return
     from tensorboardX import SummaryWriter
     self.tensorboard = SummaryWriter(os.path.join(workdir, "tensorboard"), purge_step=resumed_step + 1)
 
   def write(self, row: dict) -> None:
     if not self.enabled:
       return
-    with open(self.path, "a") as f:
-      f.write(json.dumps(row) + "\n")
+    io.append_text(self.path, json.dumps(row) + "\n")
+    if self.tensorboard is None:
+      return
     for name, value in row.items():
       if name != "step" and isinstance(value, (int, float)):
         self.tensorboard.add_scalar(f"train/{name}", value, row["step"])
@@ -85,7 +98,7 @@ class MetricsWriter:
 def _summarise(metrics: dict) -> dict:
   """Scalars for one run; per-run lists plus their mean for a stack."""
   row = {}
-  for name, value in jax.device_get(metrics).items():
+  for name, value in distributed.host_value(metrics).items():
     value = np.asarray(value, np.float64)
     row[name] = float(value.mean())
     if value.ndim:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import functools
-import json
 import logging
 import os
 import time
@@ -12,7 +11,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jaxdiv.data import fonts, get_source
+from jaxdiv import distributed, io
+from jaxdiv.data import get_source
 from jaxdiv.data.pipeline import draw_subset, materialise, streaming_dataset, to_global_array
 from jaxdiv.models import ResNet18
 from jaxdiv.train import checkpoint, multi
@@ -40,24 +40,23 @@ def build_source(config, split: str | None = None):
     first, last = config.data.glyph_range.split("-")
     options["codepoint_range"] = (int(first, 16), int(last, 16))
   return get_source(config.data.source, split=split or config.data.split, resolution=config.data.resolution,
-                    **options)
+                    data_dir=config.data.data_dir or None, **options)
 
 
 def check_workdir_config(workdir: str, config, write: bool = False) -> None:
   """On resume refuse a config that would train something else; with `write`, record it on first use."""
   path = os.path.join(workdir, "config.json")
   current = to_dict(config)
-  if os.path.exists(path):
-    with open(path) as f:
-      saved = json.load(f)
+  saved = io.read_json_if_exists(path)
+  if saved is not None:
     diff = incompatible_fields(saved, current)
     if diff:
       details = ", ".join(f"{k}: {_get(saved, k)!r} -> {_get(current, k)!r}" for k in diff[:8])
       raise ConfigMismatchError(f"{workdir} holds a run with a different config ({details}). Use a new --workdir, "
                                 "or rerun with the saved config to resume it.")
     return
-  if write and jax.process_index() == 0:
-    fonts.write_json_atomic(path, current)
+  if write and distributed.is_writer():
+    io.write_json_atomic(path, current)
 
 
 def _get(tree: dict, dotted: str):
@@ -80,7 +79,7 @@ def _fresh_state(model, optimizer, key, image_shape, sharding):
 def pretrain(config, workdir: str) -> dict:
   """Train one run, or the config's `runs` as stacks; resumes from `workdir`. Returns the summary."""
   validate(config, jax.device_count())
-  os.makedirs(workdir, exist_ok=True)
+  io.makedirs(workdir)
   check_workdir_config(workdir, config)
   if config.runs:
     return pretrain_runs(config, workdir)
@@ -97,12 +96,14 @@ def pretrain(config, workdir: str) -> dict:
   state = _fresh_state(model, optimizer, jax.random.key(seed), source.image_shape, replicated)
   manager = checkpoint.open_manager(workdir, config.keep_checkpoints)
   num_classes = jax.device_put(np.int32(subset.num_classes), replicated)
-  stream = config.data.pipeline == "stream" or (config.data.pipeline == "auto"
-                                                and num_examples > config.data.memory_limit_examples)
+  stream = (config.data.pipeline == "stream" or config.data.crop == "random_resized"
+            or (config.data.pipeline == "auto" and num_examples > config.data.memory_limit_examples))
   iterator = None
   if stream:
     dataset = streaming_dataset(source, subset.indices, subset.labels, global_batch=config.train.batch_size,
-                                num_steps=steps, seed=seed, prefetch_threads=config.data.prefetch_threads)
+                                num_steps=steps, seed=seed, prefetch_threads=config.data.prefetch_threads,
+                                workers=config.data.decode_workers, random_crop=config.data.crop == "random_resized",
+                                flip=config.data.flip)
     iterator = iter(dataset)
     batch_sharding = jax.NamedSharding(mesh, jax.P("data"))
     jitted = jit_stream_step(config, model, optimizer, mesh)
@@ -123,7 +124,7 @@ def pretrain(config, workdir: str) -> dict:
   restored = checkpoint.restore_latest(manager, state, iterator)
   if restored is not None:
     state = restored
-    log.info("resuming %s from step %d", workdir, int(state.step))
+    log.info("resuming %s from step %d", workdir, current_step(state))
   finished = _saved_summary(workdir) if current_step(state) >= steps else None
   if finished:
     manager.close()
@@ -144,16 +145,12 @@ def pretrain(config, workdir: str) -> dict:
 
 def _saved_summary(workdir: str) -> dict | None:
   """The summary a finished run (or stack) left in `workdir`, else None."""
-  path = os.path.join(workdir, "summary.json")
-  if not os.path.exists(path):
-    return None
-  with open(path) as f:
-    return json.load(f)
+  return io.read_json_if_exists(os.path.join(workdir, "summary.json"))
 
 
 def _write_summary(workdir: str, summary: dict) -> None:
-  if jax.process_index() == 0:
-    fonts.write_json_atomic(os.path.join(workdir, "summary.json"), summary)
+  if distributed.is_writer():
+    io.write_json_atomic(os.path.join(workdir, "summary.json"), summary)
 
 
 def pretrain_runs(config, workdir: str) -> dict:
@@ -232,9 +229,10 @@ def _one_run_bytes(config, source, specs) -> int:
 
 def train_stack(config, source, specs, workdir: str, strategy: str, steps_scale: float = 1.0):
   """Train (or resume, or just restore when finished) one stack; returns (summary, final state, model)."""
-  os.makedirs(workdir, exist_ok=True)
+  io.makedirs(workdir)
   program = _stack_program(config, source, specs, strategy, steps_scale)
-  fonts.write_json_atomic(os.path.join(workdir, "runs.json"), [s.__dict__ for s in specs])
+  if distributed.is_writer():
+    io.write_json_atomic(os.path.join(workdir, "runs.json"), [s.__dict__ for s in specs])
   manager = checkpoint.open_manager(workdir, config.keep_checkpoints)
   state = checkpoint.restore_latest(manager, program["state"]) or program["state"]
   finished = _saved_summary(workdir) if current_step(state) >= program["steps"] else None

@@ -10,6 +10,8 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
+from jaxdiv import distributed
+
 
 @flax.struct.dataclass
 class TrainState:
@@ -75,4 +77,4 @@ def create_state(model, optimizer: optax.GradientTransformation, key: jax.Array,
 
 def current_step(state) -> int:
   """The step of a run, or of a stack (whose runs always step together)."""
-  return int(np.max(jax.device_get(state.step)))
+  return int(np.max(distributed.host_value(state.step)))

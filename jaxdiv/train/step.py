@@ -65,8 +65,9 @@ def memory_step(state: TrainState, pool: jax.Array, positions: jax.Array, labels
 
 
 def step_kwargs(config, model, optimizer) -> dict:
+  # A random-resized crop is flipped on the host already.
   return dict(model=model, optimizer=optimizer, label_smoothing=config.train.label_smoothing,
-              max_shift=config.data.max_shift, flip=config.data.flip)
+              max_shift=config.data.max_shift, flip=config.data.flip and config.data.crop != "random_resized")
 
 
 def jit_memory_step(config, model, optimizer, mesh: jax.sharding.Mesh):
