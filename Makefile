@@ -28,6 +28,7 @@ bench: setup
 	$(BIN)/pip install -q -e '.[bench]' --extra-index-url https://download.pytorch.org/whl/cpu
 	$(BIN)/python bench/data_pipeline.py
 	$(BIN)/python bench/probes.py
+	$(BIN)/python -m bench.jpeg_pipeline
 	$(BIN)/python -m bench.train_resnet --widths 64 8
 	$(BIN)/python -m bench.multi_run --runs 1 4 8 16 --width 8
 

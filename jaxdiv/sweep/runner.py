@@ -55,13 +55,16 @@ def load_tasks(config, channels: int | None = None) -> dict:
     if data_dir is None and name not in downstream.TASKS and not name.startswith("glyphs"):
       data_dir = config.data.data_dir or None
     splits = []
-    for split, limit in (("train", config.probe.max_train), ("test", config.probe.max_test)):
+    for split, limit in (("train", config.probe.max_train), (config.probe.test_split, config.probe.max_test)):
       source = get_source(name, split=split, resolution=config.data.resolution, data_dir=data_dir,
                           channels=channels)
       indices = np.arange(len(source))
       if limit and len(indices) > limit:
         indices = np.sort(np.random.default_rng([config.probe.seed, len(out)]).choice(indices, limit, replace=False))
       images, labels = source.read_batch(indices)
+      if (labels < 0).any():
+        raise ValueError(f"task {task}: split {source.split!r} has unlabelled examples (label -1, like imagenet2012's "
+                         "test split); probe on a labelled one, e.g. --config.probe.test_split=validation")
       splits.extend((to_channels(images, channels), labels))  # the glyph pools are grey whatever is asked
     out[name] = tuple(splits)
   return out

@@ -47,7 +47,7 @@ def base_config() -> ml_collections.ConfigDict:
                       validation_spread=3.0, replicates=200)
   config.probe = dict(tasks=["jaxdiv_han_heldout", "jaxdiv_latin_letters", "jaxdiv_greek_cyrillic",
                              "jaxdiv_hangul", "jaxdiv_fashion_mnist", "jaxdiv_digits"],
-                      kinds=["ridge"], max_train=2000, max_test=1000, seed=0, batch_size=500)
+                      kinds=["ridge"], max_train=2000, max_test=1000, seed=0, batch_size=500, test_split="test")
   config.checkpoint_every = 200
   config.keep_checkpoints = 2
   config.log_every = 20
