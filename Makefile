@@ -33,4 +33,4 @@ bench: setup
 	$(BIN)/python -m bench.multi_run --runs 1 4 8 16 --width 8
 
 lint: venv
-	$(BIN)/ruff check jaxdiv tests bench configs
+	$(BIN)/ruff check jaxdiv tests bench configs scripts

@@ -12,7 +12,7 @@ import time
 
 import jax
 
-from jaxdiv.data import draw_subset, get_source, in_memory_batch, materialise, streaming_dataset
+from jaxdiv.data import draw_subset, get_source, materialise, pipeline, streaming_dataset
 
 
 def timed(fn, repeats: int) -> float:
@@ -60,7 +60,11 @@ def main():
 
   images = jax.device_put(cold)
   labels = jax.device_put(subset.labels)
-  step_fn = jax.jit(lambda s: in_memory_batch(jax.random.key(0), images, labels, args.batch, s))
+  def in_memory_batch(step):  # what the trainer's memory_step does before the forward pass
+    positions = pipeline.batch_positions(jax.random.key(0), images.shape[0], args.batch, step)
+    batch = pipeline.augment_batch(jax.random.fold_in(jax.random.key(1), step), images[positions], 2, False)
+    return pipeline.normalise(batch), labels[positions]
+  step_fn = jax.jit(in_memory_batch)
   jax.block_until_ready(step_fn(0))
   in_memory = lambda: jax.block_until_ready([step_fn(s) for s in range(50)])
   rows.append(("in-memory device batches (+translate, normalise)", 50 * args.batch / timed(in_memory, 5)))

@@ -10,24 +10,24 @@ import tempfile
 import jax
 import numpy as np
 
-from jaxdiv.train import checkpoint
+from jaxdiv.models import build_model
+from jaxdiv.train import checkpoint, multi
 from jaxdiv.train.config import base_config
-from jaxdiv.train.pretrain import build_model
 from jaxdiv.train.state import create_state, make_optimizer
-from jaxdiv.train.step import jit_memory_step
 
 
 def main(steps: int = 40):
   config = base_config()
   config.model.width = 16
-  mesh = jax.make_mesh((1,), ("data",), axis_types=(jax.sharding.AxisType.Auto,))
+  mesh = multi.make_mesh(1, 1, 1)  # the trainer's single run: a stack of one on one device
   rng = np.random.default_rng(0)
   pool = rng.integers(0, 255, (2048, 24, 24, 1), np.uint8)
-  args = (pool, np.arange(2048, dtype=np.int32), rng.integers(0, 100, 2048).astype(np.int32), np.int32(100))
-  model = build_model(config, 100)
+  args = (pool, np.arange(2048, dtype=np.int32)[None], rng.integers(0, 100, (1, 2048)).astype(np.int32),
+          np.array([100], np.int32))
+  model = build_model(config.model, 100)
   optimizer = make_optimizer(config.train, steps)
-  step = jit_memory_step(config, model, optimizer, mesh)
-  fresh = lambda: create_state(model, optimizer, jax.random.key(0), pool.shape[1:])
+  step = multi.stacked_step(config.train, config.data, model, optimizer, "unroll", mesh)
+  fresh = lambda: jax.tree.map(lambda x: x[None], create_state(model, optimizer, jax.random.key(0), pool.shape[1:]))
 
   def train(state, count):
     for _ in range(count):

@@ -25,9 +25,9 @@ def measure(args, strategy: str) -> dict:
   import jax.numpy as jnp
   import numpy as np
 
+  from jaxdiv.models import build_model
   from jaxdiv.train import multi
   from jaxdiv.train.config import base_config
-  from jaxdiv.train.pretrain import build_model
   from jaxdiv.train.state import create_state, make_optimizer
   from jaxdiv.train.step import memory_step, step_kwargs
 
@@ -38,7 +38,7 @@ def measure(args, strategy: str) -> dict:
   pool = rng.integers(0, 255, (pool_size, args.resolution, args.resolution, 1), np.uint8)
   out = {}
   for runs in args.runs:
-    model = build_model(config, 100)
+    model = build_model(config.model, 100)
     optimizer = make_optimizer(config.train, 1000)
     positions = np.stack([rng.choice(pool_size, n_examples, replace=False) for _ in range(runs)]).astype(np.int32)
     labels = rng.integers(0, 100, (runs, n_examples)).astype(np.int32)
@@ -46,8 +46,8 @@ def measure(args, strategy: str) -> dict:
     keys = jnp.stack([jax.random.key(i) for i in range(runs)])
     create = jax.vmap(functools.partial(create_state, model, optimizer, image_shape=pool.shape[1:]))
     if strategy == "sequential":
-      single = jax.jit(functools.partial(memory_step, batch_size=args.batch, **step_kwargs(config, model, optimizer)),
-                       donate_argnums=0)
+      kwargs = step_kwargs(config.train, config.data, model, optimizer)
+      single = jax.jit(functools.partial(memory_step, batch_size=args.batch, **kwargs), donate_argnums=0)
       states = [jax.tree.map(lambda x, i=i: x[i], create(keys)) for i in range(runs)]
       device_pool = jnp.asarray(pool)
       def run(steps, states=states):
@@ -58,7 +58,7 @@ def measure(args, strategy: str) -> dict:
     else:
       inner = strategy.split("/")[0]
       mesh = multi.make_mesh(runs, runs_axis=0 if strategy.endswith("/cores") else 1, data_axis=1)
-      step = multi.stacked_step(config, model, optimizer, inner, mesh)
+      step = multi.stacked_step(config.train, config.data, model, optimizer, inner, mesh)
       shard = jax.NamedSharding(mesh, jax.P("runs"))
       state = jax.jit(create, out_shardings=shard)(keys)
       inputs = (jax.device_put(pool, jax.NamedSharding(mesh, jax.P())),

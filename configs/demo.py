@@ -1,10 +1,71 @@
-"""The demo study (`jaxdiv demo`): see jaxdiv/sweep/demo_config.py. `configs/demo.py:quick` is the test-size one.
+"""The demo study (`jaxdiv demo`): a whole study in under 15 minutes on a 2-core laptop.
 
-  jaxdiv sweep --config configs/demo.py --workdir runs/demo
+  jaxdiv sweep --config configs/demo.py --workdir runs/demo         # what `jaxdiv demo` runs
+  jaxdiv sweep --config configs/demo.py:quick --workdir /tmp/quick  # the test-size study
+
+Full: glyph pool at 20 px, a width-8 ResNet-18 (64-d features), batch 64. Anti-diagonals at N = 128 and
+512 (4x apart, so the N-invariance of K/n is tested, not assumed) with K every power of 2 from 2 up to N/8
+(n >= 8: at n = 4 the largest K was still improving by 3-5 points at 2x steps), two seeds (the gate's
+tolerance and every interval need a seed SD). Steps per run = max(ceil(80·N/64), 300): at least 80 epochs,
+the same for every K at one N. The convergence gate at both budgets (smallest, best and largest K at 2x
+steps), the k-means contrast runs at N = 128 (first seed), the chance and random-init floors. The paper's
+protocol for the prediction: the bound model is fitted on N = 128 only, predicts K* at N = 512, and K* is
+trained there (unless the grid holds it) to be compared with the grid's best K and the standard K (as many
+classes as n >= 8 allows: K = 64). Ridge probes on all six tasks (1000 train / 500 test images each). The
+runs are tiny, so one stack per budget holds them (`max_runs_per_chunk`) and no memory estimate is
+compiled.
+Quick (`:quick`, `jaxdiv demo --quick`, for tests): a width-4 net at 16 px on a slice of the pool, two
+tasks, tens of steps, no gate.
 """
 
-from jaxdiv.sweep.demo_config import demo_config
+from jaxdiv.configs.common import parse_arg
+
+from jaxdiv.train.config import base_config
 
 
 def get_config(arg=None):
-  return demo_config(quick=arg == "quick")
+  quick = parse_arg(arg, quick=False).quick
+  config = base_config()
+  config.data.source = "glyphs"
+  config.data.resolution = 20
+  config.data.max_shift = 2
+  config.model.stem, config.model.width = "small", 8
+  config.train.batch_size = 64
+  config.train.learning_rate = 0.1
+  config.train.epochs = 80.0
+  config.train.min_steps = 300
+  config.train.weight_decay = 5e-4
+  config.sweep.budgets = [128, 512]
+  config.sweep.points = 6
+  config.sweep.k_min, config.sweep.k_max, config.sweep.n_min = 2, 1000, 8
+  config.sweep.seeds = [0, 1]
+  config.sweep.cluster, config.sweep.cluster_budgets, config.sweep.cluster_seeds = True, [128], [0]
+  config.sweep.standard_classes = 1000
+  config.sweep.fit_budgets = [128]
+  config.sweep.validation_budget = 512
+  config.sweep.replicates = 20
+  config.probe.max_train, config.probe.max_test = 1000, 500
+  config.multi.max_runs_per_chunk = 12
+  config.checkpoint_every, config.log_every = 100, 25
+  if quick:
+    config.data.glyph_range = "4E00-4FFF"
+    config.data.resolution = 16
+    config.model.width = 4
+    config.train.batch_size = 32
+    config.train.epochs = 0.0
+    config.train.min_steps = 0
+    config.train.steps = 24
+    config.sweep.budgets = [256]
+    config.sweep.seeds = [0]
+    config.sweep.fit_budgets = []
+    config.sweep.cluster, config.sweep.cluster_budgets, config.sweep.gate = False, [], False
+    config.sweep.points = 4
+    config.sweep.k_min, config.sweep.k_max, config.sweep.n_min = 4, 64, 2
+    config.sweep.standard_classes = 64
+    config.sweep.validation_budget = 1024
+    config.sweep.replicates = 5
+    config.probe.tasks = ["jaxdiv_digits", "jaxdiv_greek_cyrillic"]
+    config.probe.max_train, config.probe.max_test = 500, 300
+    config.multi.max_runs_per_chunk = 8
+    config.checkpoint_every, config.log_every = 12, 6
+  return config

@@ -12,11 +12,11 @@ prediction: fit the bound model on N = 256 and 512 only, predict K* at N = 1024 
 embedded tasks (2000 train / 2000 test images each, fewer where a task has fewer).
 """
 
-from jaxdiv.sweep.demo_config import demo_config
+from jaxdiv.configs import demo
 
 
 def get_config(arg=None):
-  config = demo_config(quick=False)
+  config = demo.get_config()
   config.train.epochs = 100.0
   config.train.min_steps = 800
   config.sweep.budgets = [256, 512, 1024]

@@ -9,11 +9,11 @@ predict and validate at N = 128000 against the standard K = 1000. Hours on CPU; 
 or a TPU slice, where stacks of runs are vmapped.
 """
 
-from jaxdiv.sweep.demo_config import demo_config
+from jaxdiv.configs import demo
 
 
 def get_config(arg=None):
-  config = demo_config(quick=False)
+  config = demo.get_config()
   config.data.resolution = 32
   config.model.width = 64
   config.train.batch_size = 128

@@ -8,31 +8,24 @@ Recipe: SGD + Nesterov 0.9, peak LR 0.1·B/256 after a 5% linear warm-up, cosine
 5e-4 on kernels only, ±2 px shifts, 30 epochs of N. Override anything: --config.train.epochs=10.
 """
 
+from jaxdiv.configs.common import parse_arg
+
 from jaxdiv.train.config import base_config
 
 
-def parse_arg(arg: str | None) -> dict:
-  """`K=400,n=25,width=16,runlocal` -> {'K': '400', 'n': '25', 'width': '16', 'runlocal': True}."""
-  out = {}
-  for item in filter(None, (arg or "").split(",")):
-    key, sep, value = item.partition("=")
-    out[key] = value if sep else True
-  return out
-
-
 def get_config(arg=None):
-  args = parse_arg(arg)
+  args = parse_arg(arg, K=100, n=50, width=64, runlocal=False)
   config = base_config()
   config.data.source = "glyphs"
   config.data.resolution = 32
-  config.data.num_classes = int(args.get("K", 100))
-  config.data.per_class = int(args.get("n", 50))
+  config.data.num_classes = args.K
+  config.data.per_class = args.n
   config.model.stem = "small"
-  config.model.width = int(args.get("width", 64))
+  config.model.width = args.width
   config.train.batch_size = 128
   config.train.learning_rate = 0.1 * config.train.batch_size / 256
   config.train.epochs = 30.0
-  if args.get("runlocal"):
+  if args.runlocal:
     config.data.num_classes, config.data.per_class = 20, 20
     config.model.width = 8
     config.train.batch_size = 32

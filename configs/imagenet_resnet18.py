@@ -34,31 +34,34 @@ cifar100, caltech101, dtd, oxford_flowers102, oxford_iiit_pet (each has train an
 
 import os
 
+from jaxdiv.configs.common import parse_arg
+
 from jaxdiv.train.config import base_config
 
 
 def get_config(arg=None):
-  args = dict(item.partition("=")[::2] for item in filter(None, (arg or "").split(",")))
+  args = parse_arg(arg, K=1000, n=100, width=64, dtype="bfloat16", batch=1024, min_steps=2000, data_dir="",
+                   workers=max(1, (os.cpu_count() or 4) - 2))
   config = base_config()
   config.data.source = "imagenet2012"
   config.data.resolution = 224
-  config.data.num_classes = int(args.get("K", 1000))
-  config.data.per_class = int(args.get("n", 100))
-  config.data.data_dir = args.get("data_dir", "")
+  config.data.num_classes = args.K
+  config.data.per_class = args.n
+  config.data.data_dir = args.data_dir
   config.data.pipeline = "stream"
   config.data.crop = "random_resized"
   config.data.max_shift = 0
   config.data.flip = True
-  config.data.decode_workers = int(args.get("workers", max(1, (os.cpu_count() or 4) - 2)))
+  config.data.decode_workers = args.workers
   config.model.stem = "imagenet"
-  config.model.width = int(args.get("width", 64))
-  config.model.dtype = args.get("dtype", "bfloat16")
-  config.train.batch_size = int(args.get("batch", 1024))
+  config.model.width = args.width
+  config.model.dtype = args.dtype
+  config.train.batch_size = args.batch
   config.train.learning_rate = 0.1 * config.train.batch_size / 256
   config.train.label_smoothing = 0.1
   config.train.weight_decay = 5e-4
   config.train.epochs = 90.0
-  config.train.min_steps = int(args.get("min_steps", 2000))
+  config.train.min_steps = args.min_steps
   config.train.steps = 0
   config.sweep.budgets = [5000, 20000]
   config.sweep.points = 6

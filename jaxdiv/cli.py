@@ -1,4 +1,5 @@
-"""The `jaxdiv` command line: thin wrappers that assemble the library's functions."""
+"""The `jaxdiv` command line: parse, set up logging once, then one library call per verb (flax's
+examples/imagenet/main.py shape). Everything it runs is importable: see the README's Library sections."""
 
 from __future__ import annotations
 
@@ -6,73 +7,6 @@ import argparse
 import json
 import os
 import sys
-import time
-
-import numpy as np
-
-
-def _grid_image(images: np.ndarray, rows: int, invert: bool):
-  from PIL import Image
-  count, height, width, channels = images.shape
-  cols = int(np.ceil(count / rows))
-  canvas = np.full((rows * (height + 2), cols * (width + 2), channels), 255 if invert else 0, np.uint8)
-  for i, image in enumerate(images):
-    r, c = divmod(i, cols)
-    canvas[r * (height + 2):r * (height + 2) + height, c * (width + 2):c * (width + 2) + width] = \
-        255 - image if invert else image
-  canvas = canvas[..., 0] if channels == 1 else canvas
-  return Image.fromarray(canvas)
-
-
-def data_show(name: str, out: str, classes: int, per_class: int, seed: int, split: str, resolution: int,
-              scale: int = 3) -> str:
-  """Write a grid: one row per drawn class, `per_class` samples each."""
-  from PIL import Image
-
-  from jaxdiv.data import get_source, sampler
-  source = get_source(name, split=split, resolution=resolution)
-  indices = sampler.subset_indices(source.labels, min(classes, source.num_classes), per_class, seed)
-  images, _ = source.read_batch(indices)
-  grid = _grid_image(images, rows=min(classes, source.num_classes), invert=name.startswith("glyphs"))
-  grid = grid.resize((grid.width * scale, grid.height * scale), Image.NEAREST)
-  os.makedirs(os.path.dirname(os.path.abspath(out)), exist_ok=True)
-  grid.save(out)
-  return out
-
-
-def data_info(name: str, split: str, resolution: int) -> dict:
-  from jaxdiv.data import get_source, glyphs
-  source = get_source(name, split=split, resolution=resolution)
-  counts = np.bincount(source.labels, minlength=source.num_classes)
-  info = {"name": name, "split": split, "classes": int(source.num_classes), "samples": len(source),
-          "samples_per_class": {"min": int(counts.min()), "median": float(np.median(counts)),
-                                "max": int(counts.max())},
-          "image_shape": list(source.image_shape)}
-  if isinstance(source, glyphs.GlyphPool):
-    designs = np.array([source.design_count(c) for c in range(source.num_classes)])
-    info["designs_per_class"] = {"min": int(designs.min()), "median": float(np.median(designs)),
-                                 "max": int(designs.max())}
-    info["fonts_faces"] = len(source.faces)
-    info["note"] = "samples per class are virtual: rendered on demand from (seed, class, index)"
-  return info
-
-
-def data_prepare(tasks, resolution: int) -> list[dict]:
-  from jaxdiv.data import downstream, glyphs
-  rows = []
-  start = time.perf_counter()
-  pool = glyphs.GlyphPool(glyphs.GlyphPoolConfig(resolution=resolution))
-  rows.append({"task": "glyphs (design index)", "classes": pool.num_classes,
-               "seconds": round(time.perf_counter() - start, 1)})
-  for task in tasks:
-    start = time.perf_counter()
-    builder = downstream.prepare(task, resolution)
-    splits = builder.info.splits
-    rows.append({"task": task, "classes": builder.info.features["label"].num_classes,
-                 "train": splits["train"].num_examples, "test": splits["test"].num_examples,
-                 "seconds": round(time.perf_counter() - start, 1)})
-    print(json.dumps(rows[-1]), flush=True)
-  return rows
 
 
 def _logging():
@@ -83,12 +17,6 @@ def _logging():
     logging.getLogger(name).setLevel(logging.WARNING)
   # TFDS warns on every load of a builder config it was given (our resolution configs); not actionable.
   logging.getLogger("absl").addFilter(lambda record: "Using custom data configuration" not in record.getMessage())
-
-
-def run_study(config, workdir: str, description: str) -> dict:
-  from jaxdiv.sweep.study import run_study as study
-  _logging()
-  return study(config, workdir, description)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -155,19 +83,81 @@ def build_parser() -> argparse.ArgumentParser:
   return parser
 
 
-def _config(spec: str, overrides: list[str], args):
-  """The config file `path[:arg]` with `--config.x=y` overrides; joins the pod first when asked to."""
+def _config(args, overrides: list[str]):
+  """The config file `path[:arg]` (or the demo's) with `--config.x=y` overrides; joins the other
+  processes first when asked to."""
   from jaxdiv import distributed
   from jaxdiv.train import apply_overrides, load_config
-  if args.distributed or args.coordinator:
+  if getattr(args, "distributed", False) or getattr(args, "coordinator", None):
     distributed.initialize(args.coordinator, args.num_processes, args.process_id)
-  return apply_overrides(load_config(spec), overrides)
+  if args.command == "demo":
+    from jaxdiv.configs import demo
+    return demo.get_config("quick" if args.quick else None)
+  return apply_overrides(load_config(args.config), overrides)
 
 
-def run_pretrain(spec: str, workdir: str, overrides: list[str], args) -> dict:
+def _pretrain(args, overrides):
   from jaxdiv.train import pretrain
-  _logging()
-  return pretrain(_config(spec, overrides, args), workdir)
+  print(json.dumps(pretrain(_config(args, overrides), args.workdir), indent=1))
+
+
+def _study(args, overrides):
+  from jaxdiv.study import plan_study, plan_total, run_study
+  config = _config(args, overrides)
+  what = "demo" + (" (quick)" if args.quick else "") if args.command == "demo" else args.config
+  if args.plan:
+    plan = plan_study(config)
+    print("\n".join(json.dumps(entry) for entry in plan + [{"total": plan_total(plan)}]))
+    return
+  summary = run_study(config, args.workdir, what)
+  print(f"{what}: done in {summary['seconds']:.0f} s. {summary['verdict']['message']}\n"
+        f"{(summary.get('prediction') or {}).get('message', '')}\nreport: {summary['report']}")
+
+
+def _probe(args, _):
+  from jaxdiv.probe.runs import probe_workdir
+  for row in probe_workdir(args.workdir, args.tasks, args.kinds):
+    print(f"{row.task:24s} K={row.K:<6d} n={row.n:<6d} seed={row.seed} {row.probe:8s} "
+          f"test accuracy {row.accuracy:.4f} (val {row.val_accuracy:.4f}, l2 {row.l2:.2g})")
+  print(f"wrote {os.path.join(args.workdir, 'probe.json')}")
+
+
+def _report(args, _):
+  from jaxdiv.report import write_report
+  print(write_report(args.workdir, args.probe))
+
+
+def _fit(args, _):
+  from jaxdiv.bound.fits import fit_study
+  for task, a in fit_study(args.workdir, args.probe, args.max_classes, args.replicates, args.fit_budgets).items():
+    print(f"{task:24s} family={a.family:8s} alpha={a.params['alpha']:.3f} beta={a.params['beta']:.3f} "
+          f"grad_norm={a.grad_norm:.1e} invariance (bound)={a.invariance['verdict']} "
+          f"slope={a.slope.get('verdict')} boundary={a.boundary}")
+  print(f"wrote {os.path.join(args.workdir, 'fit.json')}")
+
+
+def _predict(args, _):
+  from jaxdiv.bound.fits import predict_study
+  for task, p in predict_study(args.workdir, args.total, args.max_classes).items():
+    if p["status"] == "ok":
+      print(f"{task:24s} N={p['N']} K*={p['K_star']:.1f} [{p['K_ci95'][0]:.1f}, {p['K_ci95'][1]:.1f}] "
+            f"-> K={p['K']} n={p['n']}" + (" (capped at the classes available)" if p["capped"] else ""))
+    else:
+      print(f"{task:24s} {p['message']}")
+
+
+def _data(args, _):
+  from jaxdiv.data import downstream, inspect
+  if args.data_command == "show":
+    print(inspect.show(args.name, args.out, args.classes, args.per_class, args.seed, args.split, args.resolution))
+  elif args.data_command == "info":
+    print(json.dumps(inspect.describe(args.name, args.split, args.resolution), indent=2))
+  else:
+    inspect.prepare(args.tasks or downstream.DEFAULT_TASKS, args.resolution)
+
+
+VERBS = {"pretrain": _pretrain, "demo": _study, "sweep": _study, "probe": _probe, "report": _report, "fit": _fit,
+         "predict": _predict, "data": _data}
 
 
 def main(argv=None) -> int:
@@ -180,61 +170,10 @@ def main(argv=None) -> int:
     parser.error(f"unrecognised arguments: {' '.join(unknown)} (config overrides look like --config.train.steps=100)")
   if args.command == "sweep" and not (args.plan or args.workdir):
     parser.error("sweep needs --workdir (or --plan to list the runs without training)")
+  _logging()
   from jaxdiv.train.loop import NonFiniteLossError, Preempted
   try:
-    if args.command == "pretrain":
-      summary = run_pretrain(args.config, args.workdir, extra, args)
-      print(json.dumps(summary, indent=1))
-    elif args.command in ("demo", "sweep"):
-      if args.command == "demo":
-        from jaxdiv.sweep.demo_config import demo_config
-        config, what = demo_config(args.quick), "demo" + (" (quick)" if args.quick else "")
-      else:
-        config, what = _config(args.config, extra, args), args.config
-      if args.plan:
-        from jaxdiv.sweep.study import plan_study, plan_total
-        plan = plan_study(config)
-        for entry in plan:
-          print(json.dumps(entry))
-        print(json.dumps({"total": plan_total(plan)}))
-        return 0
-      summary = run_study(config, args.workdir, what)
-      prediction = summary.get("prediction") or {}
-      print(f"{what}: done in {summary['seconds']:.0f} s. {summary['verdict']['message']}\n"
-            f"{prediction.get('message', '')}\nreport: {summary['report']}")
-    elif args.command == "probe":
-      from jaxdiv.sweep.runner import probe_workdir
-      _logging()
-      for row in probe_workdir(args.workdir, args.tasks, args.kinds):
-        print(f"{row.task:24s} K={row.K:<6d} n={row.n:<6d} seed={row.seed} {row.probe:8s} "
-              f"test accuracy {row.accuracy:.4f} (val {row.val_accuracy:.4f}, l2 {row.l2:.2g})")
-      print(f"wrote {os.path.join(args.workdir, 'probe.json')}")
-    elif args.command == "report":
-      from jaxdiv.report import write_report
-      print(write_report(args.workdir, args.probe))
-    elif args.command == "fit":
-      from jaxdiv.bound import study
-      fits = study.fit_study(args.workdir, args.probe, args.max_classes, args.replicates, args.fit_budgets)
-      for task, a in fits.items():
-        print(f"{task:24s} family={a.family:8s} alpha={a.params['alpha']:.3f} beta={a.params['beta']:.3f} "
-              f"grad_norm={a.grad_norm:.1e} invariance (bound)={a.invariance['verdict']} "
-              f"slope={a.slope.get('verdict')} boundary={a.boundary}")
-      print(f"wrote {os.path.join(args.workdir, 'fit.json')}")
-    elif args.command == "predict":
-      from jaxdiv.bound import study
-      for task, p in study.predict_study(args.workdir, args.total, args.max_classes).items():
-        if p["status"] == "ok":
-          print(f"{task:24s} N={p['N']} K*={p['K_star']:.1f} [{p['K_ci95'][0]:.1f}, {p['K_ci95'][1]:.1f}] "
-                f"-> K={p['K']} n={p['n']}" + (" (capped at the classes available)" if p["capped"] else ""))
-        else:
-          print(f"{task:24s} {p['message']}")
-    elif args.command == "data" and args.data_command == "show":
-      print(data_show(args.name, args.out, args.classes, args.per_class, args.seed, args.split, args.resolution))
-    elif args.command == "data" and args.data_command == "info":
-      print(json.dumps(data_info(args.name, args.split, args.resolution), indent=2))
-    elif args.command == "data" and args.data_command == "prepare":
-      from jaxdiv.data import downstream
-      data_prepare(args.tasks or downstream.DEFAULT_TASKS, args.resolution)
+    VERBS[args.command](args, extra)
   except Preempted as stop:
     print(f"jaxdiv: {stop}", file=sys.stderr)
     return 143

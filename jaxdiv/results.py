@@ -80,13 +80,13 @@ def read_rows(workdir: str) -> list[ResultRow]:
 def append_rows(workdir: str, rows: list[ResultRow]) -> None:
   """Rewrite the table with the new rows through a temporary file, so a kill never leaves half a table.
 
-  On a pod every process holds the same rows; only the writer writes, and every process waits for it, so
-  all read back one table and none holds a row twice."""
+  On a pod only the writer (process 0) holds rows (`probe_stack` probes there alone); every process waits
+  here until it has written them, so all read back one table and none holds a row twice."""
   path = results_path(workdir)
   if distributed.is_writer():
     existing = io.read_text(path) if io.exists(path) else ""
     io.write_text_atomic(path, existing + "".join(json.dumps(r.to_dict()) + "\n" for r in rows))
-  distributed.barrier(f"append_rows:{path}:{len(rows)}")
+  distributed.barrier(f"append_rows:{path}")
 
 
 def with_average(rows: list[ResultRow]) -> list[ResultRow]:

@@ -58,16 +58,17 @@ def tiny_train_config(**overrides):
 
 
 def restore_run(workdir, config, num_classes=None, stacked=0):
-  """The latest checkpointed train state in `workdir` (host arrays); `stacked` runs share one leading axis."""
+  """The latest checkpointed train state in `workdir` (host arrays): a single run (a stack of one) without
+  its runs axis, or a stack of `stacked` runs with it."""
   import jax
   import numpy as np
 
+  from jaxdiv.models import build_model
   from jaxdiv.train.checkpoint import restore_workdir
-  from jaxdiv.train.pretrain import build_model
   from jaxdiv.train.state import create_state, make_optimizer
-  model = build_model(config, num_classes or config.data.num_classes)
+  model = build_model(config.model, num_classes or config.data.num_classes)
   target = create_state(model, make_optimizer(config.train, config.train.steps), jax.random.key(0),
                         (config.data.resolution, config.data.resolution, 1))
-  if stacked:
-    target = jax.tree.map(lambda x: np.stack([x] * stacked), target)
-  return jax.device_get(restore_workdir(workdir, target))
+  target = jax.tree.map(lambda x: np.stack([x] * (stacked or 1)), target)
+  state = jax.device_get(restore_workdir(workdir, target))
+  return state if stacked else jax.tree.map(lambda x: x[0], state)

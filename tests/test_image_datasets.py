@@ -36,7 +36,8 @@ def test_a_jpeg_dataset_reads_by_name_at_any_size_and_channel_count(image_data_d
   assert (source.image_shape, source.num_classes, len(source), source.encoded) == ((16, 16, 3), 4, 96, True)
   assert np.bincount(source.labels).tolist() == [24] * 4
   images, labels = source.read_batch([0, 5, 7])
-  assert images.shape == (3, 16, 16, 3) and images.dtype == np.uint8 and labels.tolist() == source.labels[[0, 5, 7]].tolist()
+  assert images.shape == (3, 16, 16, 3) and images.dtype == np.uint8
+  assert labels.tolist() == source.labels[[0, 5, 7]].tolist()
   grey = get_source(f"tiny_jpeg@{image_data_dir}", "train", resolution=16, channels=1).read_batch([0])[0]
   np.testing.assert_allclose(grey[0, ..., 0], images[0] @ np.array([0.299, 0.587, 0.114]), atol=2)
   # No "test" split: the validation split serves instead; an unknown split or name is an error naming the fix.
@@ -83,12 +84,12 @@ def test_grain_workers_decode_and_crop_the_same_batches_and_resume_exactly(image
 
 
 def test_pretrain_on_a_jpeg_dataset_and_probe_across_channel_counts(image_data_dir, tmp_path):
-  from jaxdiv.sweep.runner import probe_workdir
+  from jaxdiv.probe.runs import probe_workdir
   from jaxdiv.train.pretrain import pretrain
   rgb = tiny_train_config(**{"data.source": "tiny_jpeg", "data.data_dir": image_data_dir, "data.num_classes": 4,
                              "data.per_class": 16, "data.glyph_range": "", "data.crop": "random_resized",
-                             "data.flip": True, "data.max_shift": 0, "data.decode_workers": 1,
-                             "probe.max_train": 60, "probe.max_test": 40})
+                             "data.flip": True, "data.max_shift": 0, "probe.max_train": 60,
+                             "probe.max_test": 40})
   summary = pretrain(rgb, str(tmp_path / "rgb"))
   assert summary["pipeline"] == "stream" and summary["runs"][0]["num_classes"] == 4
   rows = probe_workdir(str(tmp_path / "rgb"), ["tiny_jpeg", f"tiny_grey@{image_data_dir}", "jaxdiv_digits"])

@@ -49,14 +49,15 @@ def _wait(procs, logs: str, timeout: float = 300) -> None:
 
 
 def test_two_processes_train_the_same_parameters_as_one_process_with_the_same_devices(tmp_path):
-  from jaxdiv.train import apply_overrides, load_config
+  from jaxdiv.train import apply_overrides, load_config, pretrain
   config_file = os.path.join(REPO, "configs", "glyphs_resnet18.py")
   one, two = str(tmp_path / "one"), str(tmp_path / "two")
-  _wait(_launch(["pretrain", "--config", config_file, "--workdir", one, *TINY], one, processes=1, devices=4), one)
-  _wait(_launch(["pretrain", "--config", config_file, "--workdir", two, *TINY], two), two)
+  pair = _launch(["pretrain", "--config", config_file, "--workdir", two, *TINY], two)
   config = apply_overrides(load_config(config_file), TINY)
+  pretrain(apply_overrides(load_config(config_file), TINY + ["--config.mesh.data=4"]), one)  # this process, 4 devices
+  _wait(pair, two)
   single, pair = restore_run(one, config), restore_run(two, config)
-  assert int(single.step) == int(pair.step) == 6
+  assert int(single.step) == int(pair.step) == 6 and json.load(open(f"{one}/summary.json"))["devices"] == 4
   # The same batches, the same updates: the two differ only by float32 reduction order (Gloo's all-reduce
   # against one process's), far below what the six steps moved the parameters.
   initial = _initial_params(config)
@@ -79,9 +80,9 @@ def jax_leaves(tree):
 def _initial_params(config):
   import jax
 
-  from jaxdiv.train.pretrain import build_model
+  from jaxdiv.models import build_model
   from jaxdiv.train.state import create_state, make_optimizer
-  model = build_model(config, config.data.num_classes)
+  model = build_model(config.model, config.data.num_classes)
   image_shape = (config.data.resolution, config.data.resolution, 1)
   return create_state(model, make_optimizer(config.train, 6), jax.random.key(config.seed), image_shape).params
 

@@ -3,7 +3,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jaxdiv.data import draw_subset, in_memory_batch, materialise, pipeline, streaming_dataset
+from jaxdiv.data import draw_subset, materialise, pipeline, streaming_dataset
 
 
 def test_streaming_is_deterministic_and_resumes_identically(small_pool):
@@ -56,15 +56,15 @@ def test_materialise_matches_reads_and_uses_cache(small_pool, tmp_path):
 
 
 def test_in_memory_batches_are_jittable_and_cover_each_epoch():
-  images = jnp.arange(20, dtype=jnp.uint8).reshape(20, 1, 1, 1) * jnp.ones((20, 4, 4, 1), jnp.uint8)
-  labels = jnp.arange(20)
+  """The trainer's in-memory batch order (`batch_positions`, a pure function of key and step) and scaling."""
   key = jax.random.key(0)
-  step_fn = jax.jit(lambda s: in_memory_batch(key, images, labels, 5, s, max_shift=0))
-  epoch = np.concatenate([np.asarray(step_fn(s)[1]) for s in range(4)])
+  step_fn = jax.jit(lambda s: pipeline.batch_positions(key, 20, 5, s))
+  epoch = np.concatenate([np.asarray(step_fn(s)) for s in range(4)])
   assert sorted(epoch.tolist()) == list(range(20))
-  x, y = step_fn(0)
-  np.testing.assert_allclose(np.asarray(x)[:, 0, 0, 0], (np.asarray(y) / 255.0 - 0.5) / 0.25, rtol=1e-6)
-  assert not np.array_equal(np.concatenate([np.asarray(step_fn(s)[1]) for s in range(4, 8)]), epoch)
+  images = jnp.arange(20, dtype=jnp.uint8).reshape(20, 1, 1, 1) * jnp.ones((20, 4, 4, 1), jnp.uint8)
+  x = pipeline.normalise(images[step_fn(0)])
+  np.testing.assert_allclose(np.asarray(x)[:, 0, 0, 0], (np.asarray(step_fn(0)) / 255.0 - 0.5) / 0.25, rtol=1e-6)
+  assert not np.array_equal(np.concatenate([np.asarray(step_fn(s)) for s in range(4, 8)]), epoch)
 
 
 def test_random_translate_moves_content_within_bounds():

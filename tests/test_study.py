@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 from conftest import SMALL_RANGE
 
-from jaxdiv.bound.study import fit_study
+from jaxdiv.bound.fits import fit_study
 from jaxdiv.report import write_report
 from jaxdiv.report.report import mean_errors, measured_interior
 from jaxdiv.results import ResultRow, append_rows, read_rows
@@ -94,8 +94,8 @@ SWEEP_CHILD = textwrap.dedent("""
 
 
 def quick_sweep_config():
-  from jaxdiv.sweep.demo_config import demo_config
-  config = demo_config(quick=True)
+  from jaxdiv.configs.demo import get_config as demo_config
+  config = demo_config("quick")
   config.data.glyph_range = f"{SMALL_RANGE[0]:X}-{SMALL_RANGE[1]:X}"
   config.sweep.points = 4
   config.probe.tasks = ["jaxdiv_digits"]

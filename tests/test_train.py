@@ -15,13 +15,13 @@ import optax
 import pytest
 from conftest import restore_run, tiny_train_config
 
-from jaxdiv.models import ResNet18, count_params
-from jaxdiv.train import apply_overrides, base_config, load_config, pretrain
+from jaxdiv.models import ResNet18, build_model, count_params
+from jaxdiv.train import apply_overrides, base_config, load_config, multi, pretrain
 from jaxdiv.train.checkpoint import CheckpointError
 from jaxdiv.train.loop import NonFiniteLossError
-from jaxdiv.train.pretrain import ConfigMismatchError, build_model
+from jaxdiv.train.pretrain import ConfigMismatchError
 from jaxdiv.train.state import create_state, decay_mask, learning_rate_schedule, make_optimizer
-from jaxdiv.train.step import jit_memory_step, masked_cross_entropy
+from jaxdiv.train.step import masked_cross_entropy
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -65,17 +65,19 @@ def test_optimiser_decays_kernels_only_and_schedule_warms_then_decays():
 
 
 def _steps_on_mesh(config, num_devices, pool, labels, steps=3):
-  mesh = jax.make_mesh((num_devices,), ("data",), axis_types=(jax.sharding.AxisType.Auto,),
-                       devices=jax.devices()[:num_devices])
-  model = build_model(config, 5)
+  """The trainer's step for a single run (a stack of one) on a (runs=1, data=num_devices) mesh."""
+  mesh = multi.make_mesh(1, 1, num_devices)
+  model = build_model(config.model, 5)
   optimizer = make_optimizer(config.train, 10)
-  replicated = jax.NamedSharding(mesh, jax.P())
-  state = jax.device_put(create_state(model, optimizer, jax.random.key(0), pool.shape[1:]), replicated)
-  step = jit_memory_step(config, model, optimizer, mesh)
-  args = [jax.device_put(x, replicated) for x in (pool, np.arange(len(pool), dtype=np.int32), labels, np.int32(5))]
+  runs, replicated = jax.NamedSharding(mesh, jax.P("runs")), jax.NamedSharding(mesh, jax.P())
+  state = jax.device_put(jax.tree.map(lambda x: x[None], create_state(model, optimizer, jax.random.key(0),
+                                                                       pool.shape[1:])), runs)
+  step = multi.stacked_step(config.train, config.data, model, optimizer, "unroll", mesh)
+  args = [jax.device_put(pool, replicated)] + [jax.device_put(x[None], runs) for x in (
+      np.arange(len(pool), dtype=np.int32), labels, np.int32(5))]
   for _ in range(steps):
     state, metrics = step(state, *args)
-  return jax.device_get(state.params), float(metrics["loss"])
+  return jax.device_get(jax.tree.map(lambda x: x[0], state.params)), float(metrics["loss"][0])
 
 
 def test_sharded_step_equals_single_device_step():
@@ -119,7 +121,7 @@ def test_pretrain_end_to_end_resumes_and_refuses_other_configs(tmp_path):
   assert rows[-1]["step"] == 12 and np.isfinite(rows[-1]["loss"])
   assert os.listdir(tmp_path / "tensorboard")
   assert int(restore_run(str(tmp_path), config).step) == 12
-  from jaxdiv.sweep.runner import probe_workdir  # `jaxdiv probe --workdir`: ridge probe of the final checkpoint
+  from jaxdiv.probe.runs import probe_workdir  # `jaxdiv probe --workdir`: ridge probe of the final checkpoint
   (row,) = probe_workdir(str(tmp_path), ["jaxdiv_digits"], ["ridge"])
   assert (row.K, row.n, row.stage, row.steps) == (8, 8, "probe", 12) and 0.1 < row.accuracy <= 1.0
   assert json.load(open(tmp_path / "probe.json")) == [row.to_dict()]

@@ -178,16 +178,17 @@ def test_the_demo_plan_tests_invariance_by_fitting_small_and_predicting_large(ca
   assert len({p["N"] for p in plan if p["mode"] == "cluster"}) == 1
   assert len({p["seed"] for p in plan if p["stage"] == "sweep"}) >= 2  # the gate's tolerance needs a seed SD
   assert {p["N"] for p in plan if p["stage"] == "validate"} == {budgets[-1]}  # held out: the grid is there
-  from jaxdiv.sweep.demo_config import demo_config
+  from jaxdiv.configs.demo import get_config as demo_config
   assert max(demo_config().sweep.fit_budgets) < budgets[-1]
 
 
 def test_an_under_trained_study_fails_its_gate_and_reports_the_contrast_case(tmp_path):
   """A real tiny study (8 steps per run): 2x steps moves the probe error, so the verdict is
   "under-trained"; its k-means contrast runs come out in the report with a Spearman verdict."""
-  from jaxdiv.sweep.demo_config import demo_config
-  from jaxdiv.sweep.study import run_study
-  config = demo_config(quick=True)
+  from jaxdiv.configs.demo import get_config as demo_config
+
+  from jaxdiv.study import run_study
+  config = demo_config("quick")
   config.data.glyph_range = f"{SMALL_RANGE[0]:X}-{SMALL_RANGE[1]:X}"
   config.train.steps = 8
   config.sweep.points, config.sweep.validation_budget = 3, 0

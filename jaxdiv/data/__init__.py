@@ -1,9 +1,9 @@
 """Data: sources (glyph pool, embedded tasks, TFDS), the K×n subset sampler, input pipelines."""
 
+from jaxdiv.data.clusters import clustered_subset, kmeans
 from jaxdiv.data.pipeline import (
                                   Subset,
                                   draw_subset,
-                                  in_memory_batch,
                                   materialise,
                                   streaming_dataset,
                                   to_global_array,
@@ -12,6 +12,6 @@ from jaxdiv.data.sampler import imbalanced_subset_indices, power_law_sizes, rela
 from jaxdiv.data.sources import get_source
 
 __all__ = [
-    "Subset", "draw_subset", "get_source", "imbalanced_subset_indices", "in_memory_batch", "materialise",
+    "Subset", "clustered_subset", "draw_subset", "get_source", "imbalanced_subset_indices", "kmeans", "materialise",
     "power_law_sizes", "relabel", "streaming_dataset", "subset_indices", "to_global_array",
 ]

@@ -77,9 +77,6 @@ class GlyphPool:
     """The virtual label array (class of every index), for the subset sampler."""
     return np.repeat(np.arange(self.num_classes, dtype=np.int32), self.samples_per_class)
 
-  def characters(self) -> list[str]:
-    return [chr(c) for c in self.codepoints]
-
   def render(self, class_index: int, sample_index: int, design_subset: slice = slice(None)) -> np.ndarray:
     """Sample `sample_index` of class `class_index` as (H, W, 1) uint8."""
     code = int(self.codepoints[class_index])
@@ -109,6 +106,18 @@ class GlyphPool:
 
   def design_count(self, class_index: int) -> int:
     return len(self.designs[class_index])
+
+  def fingerprint(self) -> str:
+    """What the cached materialised images depend on."""
+    return f"glyphs:{self.config}:{self.augment}:{self.num_classes}"
+
+  def describe(self) -> dict:
+    """What `jaxdiv data info` adds for the pool: distinct designs per class and the fonts behind them."""
+    designs = np.array([len(d) for d in self.designs])
+    return {"designs_per_class": {"min": int(designs.min()), "median": float(np.median(designs)),
+                                  "max": int(designs.max())},
+            "font_faces": len(self.faces),
+            "note": "samples per class are virtual: rendered on demand from (seed, class, index)"}
 
 
 if __name__ == "__main__":

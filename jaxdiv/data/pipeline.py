@@ -18,7 +18,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxdiv import io
-from jaxdiv.data import sampler, sources
+from jaxdiv.data import sampler
 
 
 def epoch_permutation(num_examples: int, seed: int, epoch: int) -> np.ndarray:
@@ -101,7 +101,7 @@ def to_global_array(local_batch: np.ndarray, sharding: jax.sharding.Sharding) ->
 
 
 def _materialise_key(source, indices) -> str:
-  digest = hashlib.sha256(sources.source_fingerprint(source).encode())
+  digest = hashlib.sha256(source.fingerprint().encode())
   digest.update(np.asarray(indices, np.int64).tobytes())
   return digest.hexdigest()[:20]
 
@@ -183,12 +183,3 @@ def augment_batch(key: jax.Array, images: jax.Array, max_shift: int, flip: bool)
   shift_key, flip_key = jax.random.split(key)
   images = random_translate(shift_key, images, max_shift)
   return random_flip(flip_key, images) if flip else images
-
-
-def in_memory_batch(key: jax.Array, images: jax.Array, labels: jax.Array, batch_size: int, step,
-                    max_shift: int = 2, flip: bool = False) -> tuple[jax.Array, jax.Array]:
-  """Step `step`'s augmented, normalised batch from device-resident arrays; pure and jittable."""
-  order_key, augment_key = jax.random.split(key)
-  positions = batch_positions(order_key, images.shape[0], batch_size, step)
-  batch = augment_batch(jax.random.fold_in(augment_key, step), images[positions], max_shift, flip)
-  return normalise(batch), labels[positions]

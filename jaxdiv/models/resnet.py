@@ -83,3 +83,12 @@ def ResNet18(num_classes: int, stem: str = "small", width: int = 64, dtype=jnp.f
 
 def count_params(params) -> int:
   return sum(int(x.size) for x in jax.tree.leaves(params))
+
+
+def build_model(model_config, num_classes: int) -> ResNet:
+  """The backbone a config's `model` slice names (only ResNet-18 so far), with a `num_classes` head."""
+  if model_config.name != "resnet18":
+    raise ValueError(f"model.name must be 'resnet18', got {model_config.name!r}")
+  dtype = jnp.bfloat16 if model_config.dtype == "bfloat16" else jnp.float32
+  return ResNet18(num_classes, stem=model_config.stem, width=model_config.width, dtype=dtype,
+                  zero_init_last_scale=model_config.zero_init_last_scale)

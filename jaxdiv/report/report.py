@@ -286,7 +286,7 @@ def gate_lines(fits: dict) -> list[str]:
 
 def write_report(workdir: str, probe: str = "ridge", meta: dict | None = None) -> str:
   """Write `report.md` and its figures into `workdir/report/`; returns the report's path."""
-  from jaxdiv.bound.study import load_fits
+  from jaxdiv.bound.fits import load_fits
   meta = meta or {}
   meta_path = os.path.join(workdir, "study.json")
   if io.exists(meta_path):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 
@@ -9,7 +10,7 @@ import grain
 import orbax.checkpoint as ocp
 
 from jaxdiv import io
-from jaxdiv.train.state import current_step
+from jaxdiv.train.state import create_state, current_step, make_optimizer
 
 log = logging.getLogger("jaxdiv")
 
@@ -70,3 +71,36 @@ def restore_workdir(workdir: str, abstract_state, keep: int = 2):
     return restore_latest(manager, abstract_state)
   finally:
     manager.close()
+
+
+def load_run(workdir: str) -> list:
+  """The stacks a finished `jaxdiv pretrain` workdir holds (one for a single run), each a `TrainedStack`
+  with its final parameters restored from the last readable checkpoint. Reads no image and never trains,
+  so probing a run costs only its features."""
+  import jax
+  import jax.numpy as jnp
+
+  from jaxdiv.models import build_model
+  from jaxdiv.train.config import load_workdir_config
+  from jaxdiv.train.multi import RunSpec, TrainedStack
+  config = load_workdir_config(workdir)
+  summary = io.read_json_if_exists(os.path.join(workdir, "summary.json"))
+  if summary is None:
+    raise FileNotFoundError(f"{workdir} has no summary.json: the run is not finished. Run the same `jaxdiv pretrain` "
+                            "command into it first (it resumes)")
+  stacks = []
+  for folder in summary.get("chunks") or [workdir]:
+    stack = io.read_json(os.path.join(folder, "summary.json"))
+    specs = tuple(RunSpec(r["num_classes"], r["per_class"], r["seed"], r.get("mode", "class")) for r in stack["runs"])
+    if "image_shape" not in stack:
+      raise ValueError(f"{folder} was written by a jaxdiv older than one trainer for single runs and stacks; "
+                       "probe it with that version, or retrain it")
+    model = build_model(config.model, max(s.num_classes for s in specs))
+    optimizer = make_optimizer(config.train, stack["steps"])
+    create = jax.vmap(functools.partial(create_state, model, optimizer, image_shape=tuple(stack["image_shape"])))
+    target = create(jnp.stack([jax.random.key(0)] * len(specs)))
+    state = restore_workdir(folder, target, config.keep_checkpoints)
+    if state is None:
+      raise FileNotFoundError(f"{folder} has no checkpoint yet: run `jaxdiv pretrain` into it first")
+    stacks.append(TrainedStack(folder, specs, stack, model, state))
+  return stacks

@@ -55,6 +55,18 @@ def base_config() -> ml_collections.ConfigDict:
   return config
 
 
+def load_workdir_config(workdir: str) -> ml_collections.ConfigDict:
+  """The config a `jaxdiv pretrain` or `jaxdiv sweep` workdir was trained with (fields it predates at
+  their defaults)."""
+  from jaxdiv import io
+  path = os.path.join(workdir, "config.json")
+  if not io.exists(path):
+    raise FileNotFoundError(f"{path} not found: is {workdir} a `jaxdiv pretrain` workdir?")
+  config = base_config()
+  config.update(ml_collections.ConfigDict(io.read_json(path)))
+  return config
+
+
 def load_config(spec: str) -> ml_collections.ConfigDict:
   """`path/to/config.py` or `path/to/config.py:arg`, big_vision style."""
   path, _, arg = spec.partition(":")
@@ -124,20 +136,14 @@ def incompatible_fields(saved: dict, current: dict) -> list[str]:
   return sorted(k for k in set(a) | set(b) if not resumable(k) and a.get(k) != b.get(k))
 
 
-def validate(config, device_count: int) -> None:
-  """Errors that name the fix, raised before anything is built."""
+def validate(config) -> None:
+  """Errors that name the fix, raised before anything is built (`pretrain.check_stack` has the ones that
+  need a stack's N and mesh)."""
   train, data = config.train, config.data
   if train.batch_size <= 0:
     raise ValueError("train.batch_size must be positive")
   if data.num_classes <= 0 or data.per_class <= 0:
     raise ValueError("data.num_classes and data.per_class must be positive")
-  if not config.runs and train.batch_size > data.num_classes * data.per_class:
-    raise ValueError(f"train.batch_size={train.batch_size} exceeds the subset size "
-                     f"N={data.num_classes * data.per_class}; lower train.batch_size")
-  data_devices = config.mesh.data or device_count
-  if not config.runs and train.batch_size % data_devices:
-    raise ValueError(f"train.batch_size={train.batch_size} must be divisible by the {data_devices} devices of the "
-                     f"data axis; use a multiple of {data_devices}")
   if config.model.stem not in ("small", "imagenet"):
     raise ValueError(f"model.stem must be 'small' or 'imagenet', got {config.model.stem!r}")
   if config.model.dtype not in ("float32", "bfloat16"):

@@ -10,13 +10,15 @@ from __future__ import annotations
 import dataclasses
 import functools
 import os
+from typing import Any
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
+from jaxdiv.data.clusters import clustered_subset
 from jaxdiv.data.pipeline import Subset, draw_subset
-from jaxdiv.train.step import memory_step, step_kwargs
+from jaxdiv.train.step import memory_step, step_kwargs, train_step
 
 STRATEGIES = ("vmap", "map", "unroll")
 
@@ -34,6 +36,20 @@ class RunSpec:
   def name(self) -> str:
     prefix = "" if self.mode == "class" else f"{self.mode}_"
     return f"{prefix}K{self.num_classes}_n{self.per_class}_s{self.seed}"
+
+
+@dataclasses.dataclass(frozen=True)
+class TrainedStack:
+  """A trained (or restored) stack: its folder, runs, summary (`summary.json`), model and final state,
+  every leaf with a leading axis over the runs (a single run is a stack of one)."""
+  workdir: str
+  specs: tuple[RunSpec, ...]
+  summary: dict
+  model: Any
+  state: Any
+
+  def variables(self) -> dict:
+    return {"params": self.state.params, "batch_stats": self.state.batch_stats}
 
 
 def run_specs(config) -> list[RunSpec]:
@@ -76,7 +92,6 @@ def draw_run_subset(source, spec: RunSpec, subset_seed: int = -1) -> Subset:
   """A run's subset, drawn with its own seed (nested in K and n) unless `subset_seed` fixes one for all."""
   seed = spec.seed if subset_seed < 0 else subset_seed
   if spec.mode == "cluster":
-    from jaxdiv.bound.kmeans import clustered_subset
     return clustered_subset(source, spec.num_classes * spec.per_class, spec.num_classes, seed)
   if spec.mode != "class":
     raise ValueError(f"run mode must be 'class' or 'cluster', got {spec.mode!r}")
@@ -115,13 +130,14 @@ def over_runs(fn, strategy: str, spmd_axis_name: str | None = None):
   return unrolled
 
 
-def stacked_step(config, model, optimizer, strategy: str, mesh: jax.sharding.Mesh):
-  """One jitted step of every run in a stack; states, positions and labels sharded over the `runs` axis."""
+def stacked_step(train_config, data_config, model, optimizer, strategy: str, mesh: jax.sharding.Mesh):
+  """One jitted step of every run in a stack over a device-resident image pool: states, positions and
+  labels sharded over the `runs` axis, each run's batch over `data`."""
   if strategy not in STRATEGIES:
     raise ValueError(f"multi.strategy must be one of {STRATEGIES} or 'auto', got {strategy!r}")
   data_sharding = jax.NamedSharding(mesh, jax.P("data")) if mesh.shape["data"] > 1 else None
-  single = functools.partial(memory_step, batch_size=config.train.batch_size, batch_sharding=data_sharding,
-                             **step_kwargs(config, model, optimizer))
+  single = functools.partial(memory_step, batch_size=train_config.batch_size, batch_sharding=data_sharding,
+                             **step_kwargs(train_config, data_config, model, optimizer))
 
   def mapped(states, pool, positions, labels, num_classes):
     per_run = lambda state, run_positions, run_labels, k: single(state, pool, run_positions, run_labels, k)
@@ -135,6 +151,21 @@ def stacked_step(config, model, optimizer, strategy: str, mesh: jax.sharding.Mes
   runs, replicated = jax.NamedSharding(mesh, jax.P("runs")), jax.NamedSharding(mesh, jax.P())
   return jax.jit(step, in_shardings=(runs, replicated, runs, runs, runs), out_shardings=(runs, runs),
                  donate_argnums=0)
+
+
+def streamed_step(train_config, data_config, model, optimizer, mesh: jax.sharding.Mesh):
+  """One jitted step of a stack of one run on a host-fed global batch (Grain), sharded over `data`:
+  the streaming input of the same trainer, for subsets too large for device memory."""
+  if mesh.shape["runs"] != 1:
+    raise ValueError("a streamed stack holds one run; set mesh.runs=1")
+  batch = jax.NamedSharding(mesh, jax.P("data"))
+  single = functools.partial(train_step, batch_sharding=batch, **step_kwargs(train_config, data_config, model,
+                                                                                optimizer))
+
+  def mapped(states, images, labels, num_classes):
+    return over_runs(lambda state, k: single(state, images, labels, k), "unroll")(states, num_classes)
+  runs = jax.NamedSharding(mesh, jax.P("runs"))
+  return jax.jit(mapped, in_shardings=(runs, batch, batch, runs), out_shardings=(runs, runs), donate_argnums=0)
 
 
 def make_mesh(num_runs: int, runs_axis: int = 0, data_axis: int = 0, devices=None) -> jax.sharding.Mesh:

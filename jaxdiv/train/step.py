@@ -6,8 +6,6 @@ stacked run sees exactly the batches of an uninterrupted single run.
 
 from __future__ import annotations
 
-import functools
-
 import jax
 import jax.numpy as jnp
 import optax
@@ -64,24 +62,8 @@ def memory_step(state: TrainState, pool: jax.Array, positions: jax.Array, labels
   return train_step(state, pool[positions[batch]], labels[batch], num_classes, **step_kwargs)
 
 
-def step_kwargs(config, model, optimizer) -> dict:
-  # A random-resized crop is flipped on the host already.
-  return dict(model=model, optimizer=optimizer, label_smoothing=config.train.label_smoothing,
-              max_shift=config.data.max_shift, flip=config.data.flip and config.data.crop != "random_resized")
-
-
-def jit_memory_step(config, model, optimizer, mesh: jax.sharding.Mesh):
-  """The single-run in-memory step, data-parallel over the mesh's `data` axis, state donated."""
-  replicated = jax.NamedSharding(mesh, jax.P())
-  step = functools.partial(memory_step, batch_size=config.train.batch_size,
-                           batch_sharding=jax.NamedSharding(mesh, jax.P("data")),
-                           **step_kwargs(config, model, optimizer))
-  return jax.jit(step, in_shardings=(replicated,) * 5, out_shardings=(replicated, replicated), donate_argnums=0)
-
-
-def jit_stream_step(config, model, optimizer, mesh: jax.sharding.Mesh):
-  """The single-run step on host-fed global batches sharded over `data`, state donated."""
-  replicated, batch = jax.NamedSharding(mesh, jax.P()), jax.NamedSharding(mesh, jax.P("data"))
-  step = functools.partial(train_step, batch_sharding=batch, **step_kwargs(config, model, optimizer))
-  return jax.jit(step, in_shardings=(replicated, batch, batch, replicated), out_shardings=(replicated, replicated),
-                 donate_argnums=0)
+def step_kwargs(train_config, data_config, model, optimizer) -> dict:
+  """The keyword arguments of `train_step` from the config's train and data slices. A random-resized
+  crop is flipped on the host already."""
+  return dict(model=model, optimizer=optimizer, label_smoothing=train_config.label_smoothing,
+              max_shift=data_config.max_shift, flip=data_config.flip and data_config.crop != "random_resized")

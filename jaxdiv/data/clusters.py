@@ -1,4 +1,5 @@
-"""k-means in JAX (k-means++ seeding, jitted Lloyd iterations) and the clustering-labelled contrast case."""
+"""The paper's contrast sampler (N samples labelled by k-means cluster id) and its k-means in JAX
+(k-means++ seeding, jitted Lloyd iterations)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,8 @@ import functools
 import jax
 import jax.numpy as jnp
 import numpy as np
+
+from jaxdiv.data.pipeline import Subset
 
 
 def _sq_dist(x, centres):
@@ -58,18 +61,14 @@ def kmeans(x, k: int, seed: int = 0, restarts: int = 4, iters: int = 100):
   return np.asarray(best[0]), np.asarray(best[1]), float(best[2])
 
 
-def clustered_subset(source, total: int, num_clusters: int, seed: int, embed=None):
-  """The contrast case: N samples drawn once (independent of K), labelled by k-means cluster id.
-
-  `embed(images uint8) -> (N, D)` gives the space to cluster in (a given encoder's features);
-  by default raw pixels. Returns a `Subset` whose labels are cluster ids 0..K-1.
-  """
-  from jaxdiv.data.pipeline import Subset
+def clustered_subset(source, total: int, num_clusters: int, seed: int) -> Subset:
+  """The contrast case: N samples drawn once (independent of K), labelled by the k-means cluster id of
+  their raw pixels. Returns a `Subset` whose labels are cluster ids 0..K-1."""
   if total > len(source):
     raise ValueError(f"asked for N={total} samples but the source holds {len(source)}")
   indices = np.sort(np.random.default_rng([seed, 7]).choice(len(source), total, replace=False))
   images, _ = source.read_batch(indices)
-  features = embed(images) if embed is not None else images.reshape(len(images), -1).astype(np.float32) / 255.0
+  features = images.reshape(len(images), -1).astype(np.float32) / 255.0
   _, labels, _ = kmeans(features, num_clusters, seed)
   _, labels = np.unique(labels, return_inverse=True)  # contiguous ids even if a cluster emptied
   return Subset(indices, labels.astype(np.int32), int(labels.max()) + 1, total // num_clusters)

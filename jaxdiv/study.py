@@ -15,7 +15,7 @@ import numpy as np
 
 from jaxdiv import distributed, io
 from jaxdiv.bound.analysis import predict_split
-from jaxdiv.bound.study import fit_study
+from jaxdiv.bound.fits import fit_study
 from jaxdiv.report import write_report
 from jaxdiv.results import AVERAGE, read_rows, with_average
 from jaxdiv.sweep import grid

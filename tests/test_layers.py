@@ -1,0 +1,16 @@
+"""No import points up a layer (scripts/import_graph.py): data, models, optim < train < probe < bound < sweep
+< report < study < cli, over the shared helpers io, distributed, results."""
+
+import os
+import sys
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "scripts"))
+
+import import_graph  # noqa: E402
+
+
+def test_no_import_points_up_a_layer():
+  graph = import_graph.edges()
+  assert ("probe", "train") in graph and ("study", "report") in graph  # the scan sees real edges
+  assert import_graph.upward(graph) == []
+  assert {c for edge in graph for c in edge} <= set(import_graph.RANK)
