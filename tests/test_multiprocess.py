@@ -48,6 +48,7 @@ def _wait(procs, logs: str, timeout: float = 300) -> None:
     assert code == 0, f"process {index} exited {code}:\n{text[-3000:]}"
 
 
+@pytest.mark.slow  # 68 s from empty caches on 2 cores (3 processes compile): .ci/run runs it
 def test_two_processes_train_the_same_parameters_as_one_process_with_the_same_devices(tmp_path):
   from jaxdiv.train import apply_overrides, load_config, pretrain
   config_file = os.path.join(REPO, "configs", "glyphs_resnet18.py")
@@ -92,7 +93,7 @@ def _rows(workdir: str) -> list[str]:
   return open(path).read().splitlines() if os.path.exists(path) else []
 
 
-@pytest.mark.slow  # 2.4 min on 2 cores from empty caches: .ci/run runs it after the README's tests
+@pytest.mark.slow  # 2.4 min on 2 cores from empty caches: .ci/run runs it
 def test_a_two_process_sweep_writes_one_table_and_resumes_after_sigkill(tmp_path):
   workdir = str(tmp_path / "study")
   args = ["sweep", "--config", os.path.join(REPO, "configs", "demo.py:quick"), "--workdir", workdir,

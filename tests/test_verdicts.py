@@ -182,6 +182,7 @@ def test_the_demo_plan_tests_invariance_by_fitting_small_and_predicting_large(ca
   assert max(demo_config().sweep.fit_budgets) < budgets[-1]
 
 
+@pytest.mark.slow  # 99 s from empty caches on 2 cores: .ci/run runs it; the gate's rules have fast tests above
 def test_an_under_trained_study_fails_its_gate_and_reports_the_contrast_case(tmp_path):
   """A real tiny study (8 steps per run): 2x steps moves the probe error, so the verdict is
   "under-trained"; its k-means contrast runs come out in the report with a Spearman verdict."""
@@ -195,6 +196,7 @@ def test_an_under_trained_study_fails_its_gate_and_reports_the_contrast_case(tmp
   config.sweep.gate, config.sweep.cluster = True, True
   config.probe.tasks = ["jaxdiv_digits"]
   config.progress = False
+  config.multi.strategy = "vmap"  # one traced copy per stack, not one per run: compiles in a fraction of the time
   summary = run_study(config, str(tmp_path), "under-trained on purpose")
   assert summary["verdict"]["status"] == "under-trained"
   assert "raise train.epochs / train.min_steps" in summary["verdict"]["message"]

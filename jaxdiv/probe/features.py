@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 
 import jax
@@ -10,6 +11,12 @@ import numpy as np
 
 from jaxdiv import distributed
 from jaxdiv.data.pipeline import normalise
+
+
+@functools.lru_cache(maxsize=16)
+def _jitted(feature_fn: Callable):
+  """One jitted program per feature function (and shapes): every task, train or test, reuses it."""
+  return jax.jit(lambda v, x: feature_fn(v, normalise(x)))
 
 
 def extract_features(feature_fn: Callable, variables, images: np.ndarray, *, batch_size: int = 512,
@@ -22,7 +29,7 @@ def extract_features(feature_fn: Callable, variables, images: np.ndarray, *, bat
   sharded over the `runs` axis); the features are gathered from every host before a probe sees them.
   With `stacked_runs`, `feature_fn` returns (R, B, D) for R stacked runs, so one pass serves every run.
   """
-  fn = jax.jit(lambda v, x: feature_fn(v, normalise(x)))
+  fn = _jitted(feature_fn)
   axis = 1 if stacked_runs else 0
   outputs = []
   for start in range(0, len(images), batch_size):

@@ -3,6 +3,7 @@ stack in one pass, ridge / logistic probes, one results row per (task, probe, ru
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import time
@@ -54,9 +55,11 @@ def load_tasks(config, channels: int | None = None) -> dict:
   return out
 
 
+@functools.lru_cache(maxsize=16)
 def stacked_feature_fn(model, strategy: str):
   """(stacked variables, (B, H, W, C)) -> (R, B, D): every run of a stack on one batch, mapped or vmapped
-  like training."""
+  like training. Cached per (model, strategy), so stacks of one architecture share one compiled program
+  per shape."""
   def features(variables, x):
     return multi.over_runs(lambda v: model.apply(v, x, features_only=True), strategy)(variables)
   return features

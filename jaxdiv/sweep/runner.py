@@ -10,7 +10,6 @@ from __future__ import annotations
 import logging
 import os
 
-import jax
 import numpy as np
 
 from jaxdiv import io
@@ -20,7 +19,7 @@ from jaxdiv.results import ResultRow, append_rows, read_rows
 from jaxdiv.sweep import grid
 from jaxdiv.train import multi
 from jaxdiv.train.pretrain import build_source, check_workdir_config, plan_stacks, train_stack
-from jaxdiv.train.state import create_state, make_optimizer
+from jaxdiv.train.state import make_optimizer, stacked_states
 
 log = logging.getLogger("jaxdiv")
 
@@ -47,10 +46,9 @@ def baseline_rows(config, source, tasks: dict) -> list[ResultRow]:
       rows.append(ResultRow(task=task, N=0, K=0, n=0, seed=config.seed, error=1.0 - float(majority), probe=probe,
                             mode="chance", stage="baseline", steps=0))
   model = build_model(config.model, 2)
-  state = create_state(model, make_optimizer(config.train, 1), jax.random.key(config.seed), source.image_shape)
+  state = stacked_states(model, make_optimizer(config.train, 1), [config.seed], source.image_shape)
   untrained = multi.TrainedStack("", (multi.RunSpec(0, 0, config.seed, "random_init"),),
-                                 {"steps": 0, "runs": [{"train_accuracy": None, "train_loss": None}]}, model,
-                                 jax.tree.map(lambda x: x[None], state))
+                                 {"steps": 0, "runs": [{"train_accuracy": None, "train_loss": None}]}, model, state)
   return rows + probe_stack(config.probe, untrained, tasks, "vmap", "baseline")
 
 

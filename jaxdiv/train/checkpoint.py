@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 import logging
 import os
 
@@ -10,7 +9,7 @@ import grain
 import orbax.checkpoint as ocp
 
 from jaxdiv import io
-from jaxdiv.train.state import create_state, current_step, make_optimizer
+from jaxdiv.train.state import current_step, make_optimizer, stacked_states
 
 log = logging.getLogger("jaxdiv")
 
@@ -77,8 +76,6 @@ def load_run(workdir: str) -> list:
   """The stacks a finished `jaxdiv pretrain` workdir holds (one for a single run), each a `TrainedStack`
   with its final parameters restored from the last readable checkpoint. Reads no image and never trains,
   so probing a run costs only its features."""
-  import jax
-  import jax.numpy as jnp
 
   from jaxdiv.models import build_model
   from jaxdiv.train.config import load_workdir_config
@@ -97,8 +94,7 @@ def load_run(workdir: str) -> list:
                        "probe it with that version, or retrain it")
     model = build_model(config.model, max(s.num_classes for s in specs))
     optimizer = make_optimizer(config.train, stack["steps"])
-    create = jax.vmap(functools.partial(create_state, model, optimizer, image_shape=tuple(stack["image_shape"])))
-    target = create(jnp.stack([jax.random.key(0)] * len(specs)))
+    target = stacked_states(model, optimizer, [0] * len(specs), stack["image_shape"])
     state = restore_workdir(folder, target, config.keep_checkpoints)
     if state is None:
       raise FileNotFoundError(f"{folder} has no checkpoint yet: run `jaxdiv pretrain` into it first")

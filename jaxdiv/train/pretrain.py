@@ -14,7 +14,6 @@ import os
 import time
 
 import jax
-import jax.numpy as jnp
 import numpy as np
 
 from jaxdiv import distributed, io
@@ -25,7 +24,7 @@ from jaxdiv.train import checkpoint, multi
 from jaxdiv.train.config import incompatible_fields, to_dict, validate
 from jaxdiv.train.loop import run_loop
 from jaxdiv.train.multi import RunSpec, TrainedStack
-from jaxdiv.train.state import create_state, current_step, make_optimizer, total_steps
+from jaxdiv.train.state import create_state, current_step, make_optimizer, stacked_states, total_steps
 
 log = logging.getLogger("jaxdiv")
 
@@ -187,9 +186,8 @@ def train_stack(config, source, specs: list[RunSpec], workdir: str, strategy: st
   check_stack(config.train, len(specs), num_examples, mesh)
   model = build_model(config.model, int(stack.num_classes.max()))
   optimizer = make_optimizer(config.train, steps)
-  keys = jnp.stack([jax.random.key(s.seed) for s in specs])
-  create = jax.vmap(functools.partial(create_state, model, optimizer, image_shape=source.image_shape))
-  state = jax.jit(create, out_shardings=jax.NamedSharding(mesh, jax.P("runs")))(keys)
+  state = stacked_states(model, optimizer, [s.seed for s in specs], source.image_shape,
+                         jax.NamedSharding(mesh, jax.P("runs")))
   if distributed.is_writer():
     io.write_json_atomic(os.path.join(workdir, "runs.json"), [s.__dict__ for s in specs])
   manager = checkpoint.open_manager(workdir, config.keep_checkpoints)
