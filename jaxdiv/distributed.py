@@ -16,8 +16,13 @@ def initialize(coordinator: str | None = None, num_processes: int | None = None,
                process_id: int | None = None) -> None:
   """Join the other processes (`jax.distributed.initialize`). Cloud TPU pods and SLURM/GPU clusters
   find each other with no arguments; elsewhere (e.g. two processes on localhost) give all three. CPU
-  processes exchange collectives through Gloo, JAX's default for CPU."""
+  processes exchange collectives through Gloo, JAX's default for CPU.
+
+  The backend is started at once: its start is a barrier (every process publishes its devices, with a
+  two-minute timeout), and leaving it to the first JAX call let one process wait there while another
+  was still building data (a glyph design index), until it timed out."""
   jax.distributed.initialize(coordinator, num_processes, process_id)
+  jax.devices()
 
 
 def is_writer() -> bool:

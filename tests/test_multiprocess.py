@@ -49,7 +49,7 @@ def _wait(procs, logs: str, timeout: float = 300) -> None:
 
 
 @pytest.mark.slow  # 68 s from empty caches on 2 cores (3 processes compile): .ci/run runs it
-def test_two_processes_train_the_same_parameters_as_one_process_with_the_same_devices(tmp_path):
+def test_two_processes_train_the_same_parameters_as_one_process_with_the_same_devices(tmp_path, small_pool):
   from jaxdiv.train import apply_overrides, load_config, pretrain
   config_file = os.path.join(REPO, "configs", "glyphs_resnet18.py")
   one, two = str(tmp_path / "one"), str(tmp_path / "two")
@@ -94,7 +94,7 @@ def _rows(workdir: str) -> list[str]:
 
 
 @pytest.mark.slow  # 2.4 min on 2 cores from empty caches: .ci/run runs it
-def test_a_two_process_sweep_writes_one_table_and_resumes_after_sigkill(tmp_path):
+def test_a_two_process_sweep_writes_one_table_and_resumes_after_sigkill(tmp_path, small_pool):
   workdir = str(tmp_path / "study")
   args = ["sweep", "--config", os.path.join(REPO, "configs", "demo.py:quick"), "--workdir", workdir,
           "--config.progress=False"]
