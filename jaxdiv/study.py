@@ -16,10 +16,11 @@ import numpy as np
 from jaxdiv import distributed, io
 from jaxdiv.bound.analysis import predict_split
 from jaxdiv.bound.fits import fit_study
+from jaxdiv.probe.runs import load_tasks
 from jaxdiv.report import write_report
 from jaxdiv.results import AVERAGE, read_rows, with_average
 from jaxdiv.sweep import grid
-from jaxdiv.sweep.runner import load_tasks, run_baselines, run_sweep
+from jaxdiv.sweep.runner import run_baselines, run_sweep
 from jaxdiv.train.multi import RunSpec
 from jaxdiv.train.state import total_steps
 
