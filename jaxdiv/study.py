@@ -22,6 +22,7 @@ from jaxdiv.results import AVERAGE, read_rows, with_average
 from jaxdiv.sweep import grid
 from jaxdiv.sweep.runner import run_baselines, run_sweep
 from jaxdiv.train.multi import RunSpec
+from jaxdiv.train.pretrain import build_source
 from jaxdiv.train.state import total_steps
 
 log = logging.getLogger("jaxdiv")
@@ -160,7 +161,8 @@ def run_study(config, workdir: str, description: str = "") -> dict:
   """Everything `jaxdiv demo` / `jaxdiv sweep` do; every stage resumes from what `workdir` already holds."""
   start = time.perf_counter()
   io.makedirs(workdir)
-  tasks = load_tasks(config)
+  source = build_source(config)  # once: its channels for the tasks, its classes for the validation
+  tasks = load_tasks(config, source.image_shape[-1])
   if config.sweep.baselines:
     run_baselines(config, workdir, tasks)
   rows = run_sweep(config, workdir, stage="sweep", tasks=tasks)
@@ -184,8 +186,7 @@ def run_study(config, workdir: str, description: str = "") -> dict:
           "note": description, "verdict": verdict}
   total = config.sweep.validation_budget
   if total and AVERAGE in fits:
-    from jaxdiv.train.pretrain import build_source
-    max_classes = build_source(config).num_classes
+    max_classes = source.num_classes
     prediction = predict_split(fits[AVERAGE], total, max_classes)
     if prediction["status"] == "ok":
       k = grid.nearest_divisor(total, prediction["K_star"], 1, min(max_classes, total // config.sweep.n_min))

@@ -150,7 +150,8 @@ class TfdsSource:
     # Encoded images (JPEG, PNG) are read as bytes and decoded here, where decoding can be sized to the
     # output (JPEG draft mode) and cropped at random; the same call then runs in Grain worker processes.
     self.encoded = isinstance(info.features[self.image_key], tfds.features.Image)
-    self.raw = builder.as_data_source(split=split, decoders={self.image_key: tfds.decode.SkipDecoding()})
+    self.raw = (builder.as_data_source(split=split, decoders={self.image_key: tfds.decode.SkipDecoding()})
+                if self.encoded else None)  # a Tensor feature has nothing to decode: no second reader
     self.num_classes = int(info.features[self.label_key].num_classes)
     shape = info.features[self.image_key].shape
     self.channels = channels or (shape[-1] if len(shape) == 3 and shape[-1] else 3)

@@ -106,10 +106,10 @@ def probe_workdir(workdir: str, tasks: list[str] | None = None, kinds: list[str]
     config.probe.tasks = list(tasks)
   if kinds:
     config.probe.kinds = list(kinds)
-  task_data = load_tasks(config)
+  stacks = load_run(workdir)
+  task_data = load_tasks(config, stacks[0].summary["image_shape"][-1])  # the model's channels, not the source's
   strategy = multi.resolve_strategy(config)
-  rows = [row for trained in load_run(workdir)
-          for row in probe_stack(config.probe, trained, task_data, strategy, "probe")]
+  rows = [row for trained in stacks for row in probe_stack(config.probe, trained, task_data, strategy, "probe")]
   if distributed.is_writer():
     io.write_json_atomic(os.path.join(workdir, "probe.json"), [r.to_dict() for r in rows])
   return rows
