@@ -70,11 +70,28 @@ def results_path(workdir: str) -> str:
   return os.path.join(workdir, RESULTS)
 
 
+class CorruptResultsError(ValueError):
+  pass
+
+
 def read_rows(workdir: str) -> list[ResultRow]:
+  """The results table; a line that is not a row is an error naming the file, the line and the fix (the
+  table is only ever rewritten whole, so such a line was edited or copied in by hand)."""
   path = results_path(workdir)
   if not io.exists(path):
     return []
-  return [ResultRow.from_dict(json.loads(line)) for line in io.read_text(path).splitlines() if line.strip()]
+  rows = []
+  for number, line in enumerate(io.read_text(path).splitlines(), start=1):
+    if not line.strip():
+      continue
+    try:
+      rows.append(ResultRow.from_dict(json.loads(line)))
+    except (ValueError, TypeError, KeyError) as error:
+      raise CorruptResultsError(
+          f"{path}, line {number}, is not a results row ({type(error).__name__}: {error}): {line[:120]!r}. Fix or "
+          "delete that line; the next sweep redoes a run whose rows are missing (from its checkpoint if it has one)"
+      ) from None
+  return rows
 
 
 def append_rows(workdir: str, rows: list[ResultRow]) -> None:

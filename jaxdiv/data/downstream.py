@@ -15,6 +15,7 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 import tensorflow_datasets as tfds
+from etils import epath
 from PIL import Image
 
 from jaxdiv import io
@@ -272,6 +273,12 @@ def default_data_dir() -> str:
   return os.environ.get("JAXDIV_DATA_DIR", os.path.join(io.default_cache_dir(), "tfds"))
 
 
+def _prepared(builder) -> bool:
+  """`builder.is_prepared()`, asked only once its folder has a dataset_info.json: TFDS warns "Variant folder
+  ... has no dataset_info.json" when asked about a dataset that was never built, which every first run is."""
+  return (epath.Path(builder.data_dir) / "dataset_info.json").exists() and builder.is_prepared()
+
+
 def prepare(task: str, resolution: int = 32, data_dir: str | None = None) -> tfds.core.DatasetBuilder:
   """Build (once) and return the TFDS builder of an embedded task at a resolution."""
   if task not in BUILDERS:
@@ -282,7 +289,7 @@ def prepare(task: str, resolution: int = 32, data_dir: str | None = None) -> tfd
   def make():
     return BUILDERS[task](data_dir=data_dir, config=config, file_format="array_record")
   builder = make()
-  if not builder.is_prepared():
+  if not _prepared(builder):
     # Processes sharing this data_dir (a pod's hosts on one disk, the two-process test) take turns: the
     # first builds, the others then find it prepared. TFDS alone races on renaming the finished folder.
     with io.file_lock(os.path.join(data_dir, f".{task}_{name}.lock")):

@@ -1,4 +1,4 @@
-"""The demo study (`jaxdiv demo`): a whole study in under 15 minutes on a 2-core laptop.
+"""The demo study (`jaxdiv demo`): a whole study in about 10 minutes on a 2-core laptop.
 
   jaxdiv sweep --config configs/demo.py --workdir runs/demo         # what `jaxdiv demo` runs
   jaxdiv sweep --config configs/demo.py:quick --workdir /tmp/quick  # the test-size study
@@ -11,15 +11,13 @@ the same for every K at one N. The convergence gate at both budgets (smallest, b
 steps), the k-means contrast runs at N = 128 (first seed), the chance and random-init floors. The paper's
 protocol for the prediction: the bound model is fitted on N = 128 only, predicts K* at N = 512, and K* is
 trained there (unless the grid holds it) to be compared with the grid's best K and the standard K (as many
-classes as n >= 8 allows: K = 64). Ridge probes on all six tasks (1000 train / 500 test images each). The
-runs are tiny, so one stack per budget holds them (`max_runs_per_chunk`) and no memory estimate is
-compiled.
+classes as n >= 8 allows: K = 64). Ridge probes on all six tasks (1000 train / 500 test images each). On a
+CPU the runs train in waves of one run per core through one compiled program per budget.
 Quick (`:quick`, `jaxdiv demo --quick`, for tests): a width-4 net at 16 px on a slice of the pool, two
 tasks, tens of steps, no gate.
 """
 
 from jaxdiv.configs.common import parse_arg
-
 from jaxdiv.train.config import base_config
 
 
@@ -45,7 +43,6 @@ def get_config(arg=None):
   config.sweep.validation_budget = 512
   config.sweep.replicates = 20
   config.probe.max_train, config.probe.max_test = 1000, 500
-  config.multi.max_runs_per_chunk = 12
   config.checkpoint_every, config.log_every = 100, 25
   if quick:
     config.data.glyph_range = "4E00-4FFF"
@@ -66,6 +63,5 @@ def get_config(arg=None):
     config.sweep.replicates = 5
     config.probe.tasks = ["jaxdiv_digits", "jaxdiv_greek_cyrillic"]
     config.probe.max_train, config.probe.max_test = 500, 300
-    config.multi.max_runs_per_chunk = 8
     config.checkpoint_every, config.log_every = 12, 6
   return config

@@ -35,7 +35,6 @@ cifar100, caltech101, dtd, oxford_flowers102, oxford_iiit_pet (each has train an
 import os
 
 from jaxdiv.configs.common import parse_arg
-
 from jaxdiv.train.config import base_config
 
 

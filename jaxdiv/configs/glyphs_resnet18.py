@@ -9,7 +9,6 @@ Recipe: SGD + Nesterov 0.9, peak LR 0.1·B/256 after a 5% linear warm-up, cosine
 """
 
 from jaxdiv.configs.common import parse_arg
-
 from jaxdiv.train.config import base_config
 
 
