@@ -100,3 +100,14 @@ def test_local_writes_are_atomic_renames(tmp_path):
   path = tmp_path / "a" / "b.json"
   io.write_json_atomic(str(path), [1, 2])
   assert json.loads(path.read_text()) == [1, 2] and os.listdir(path.parent) == ["b.json"]
+
+
+def test_a_corrupt_results_line_names_the_file_the_line_and_the_fix(tmp_path):
+  from jaxdiv.results import CorruptResultsError, ResultRow, append_rows, read_rows
+  row = ResultRow(task="digits", N=8, K=2, n=4, seed=0, mode="class", error=0.5, probe="ridge", stage="sweep")
+  append_rows(str(tmp_path), [row, row])
+  path = tmp_path / "results.jsonl"
+  lines = path.read_text().splitlines()
+  path.write_text("\n".join([lines[0], lines[1][:20]]) + "\n")  # a truncated second line
+  with pytest.raises(CorruptResultsError, match=r"results\.jsonl, line 2, .*Fix or delete that line"):
+    read_rows(str(tmp_path))
