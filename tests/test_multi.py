@@ -94,4 +94,29 @@ def test_memory_estimate_from_abstract_shapes_plans_the_chunks(monkeypatch):
   run_bytes = _one_run_bytes(config, source, specs)
   assert 0 < run_bytes < _one_run_bytes(tiny_train_config(**{"train.batch_size": 32}), source, specs)
   monkeypatch.setattr(multi, "_memory_budget_bytes", lambda: 2 * run_bytes)
-  assert [len(chunk) for chunk in plan_chunks(config, source, specs, "unroll")] == [2, 1]
+  assert [len(chunk) for chunk in plan_chunks(config, source, specs, "vmap")] == [2, 1]
+  # On CPU (unroll) a chunk is a wave: one run per device, whatever fits memory.
+  assert [len(chunk) for chunk in plan_chunks(config, source, specs * 3, "unroll")] == [len(jax.devices()), 1]
+
+
+def test_waves_of_one_budget_share_one_compiled_program(tmp_path):
+  """Two waves with the same N, head and step budget compile once: the pool is padded to M·N rows whatever
+  the runs' overlap, and the jitted step is shared between stacks."""
+  config = tiny_train_config(**{"train.steps": 4, "multi.max_runs_per_chunk": 2, "mesh.data": 0})
+  config.runs = [{"num_classes": 4, "per_class": 8, "seed": 0}, {"num_classes": 8, "per_class": 4, "seed": 1},
+                 {"num_classes": 8, "per_class": 4, "seed": 2}, {"num_classes": 2, "per_class": 16, "seed": 3}]
+  before = multi.compiled_program.cache_info().misses
+  summary = pretrain(config, str(tmp_path))
+  assert multi.compiled_program.cache_info().misses == before + 1
+  first, second = (json.load(open(os.path.join(c, "summary.json"))) for c in summary["chunks"])
+  assert first["head_classes"] == second["head_classes"] == 8 and first["mesh"] == {"runs": 2, "data": 4}
+  assert first["compile_seconds"] > 0 and second["compile_seconds"] == 0.0
+
+
+def test_pool_padding_keeps_rows_and_fixes_the_shape():
+  from jaxdiv.train.pretrain import pad_pool
+  images = np.arange(3 * 2 * 2 * 1, dtype=np.uint8).reshape(3, 2, 2, 1)
+  padded = pad_pool(images, 5)
+  assert padded.shape == (5, 2, 2, 1) and not padded[3:].any()
+  np.testing.assert_array_equal(padded[:3], images)
+  assert pad_pool(images, 3) is images

@@ -8,6 +8,7 @@ import logging
 import os
 import time
 
+import jax
 import numpy as np
 
 from jaxdiv import distributed, io
@@ -34,8 +35,9 @@ def load_tasks(config, channels: int | None = None) -> dict:
   `data.data_dir` (where the pre-training data is), else in TFDS's default folder."""
   channels = channels or build_source(config).image_shape[-1]
   out = {}
+  log.info("downstream tasks: %s (each built on first use, the glyph tasks after the design index)",
+           ", ".join(config.probe.tasks))
   for task in config.probe.tasks:
-    log.info("downstream task %s (built on first use; the first glyph task also builds the design index)", task)
     name, data_dir = split_location(task)
     if data_dir is None and name not in downstream.TASKS and not name.startswith("glyphs"):
       data_dir = config.data.data_dir or None
@@ -56,13 +58,21 @@ def load_tasks(config, channels: int | None = None) -> dict:
 
 
 @functools.lru_cache(maxsize=16)
-def stacked_feature_fn(model, strategy: str):
+def stacked_feature_fn(model, strategy: str, mesh=None):
   """(stacked variables, (B, H, W, C)) -> (R, B, D): every run of a stack on one batch, mapped or vmapped
-  like training. Cached per (model, strategy), so stacks of one architecture share one compiled program
-  per shape."""
+  like training, and on the stack's `mesh` each device computing its own runs (a CPU wave uses every
+  core). Cached per (model, strategy, mesh), so stacks of one shape share one compiled program."""
   def features(variables, x):
     return multi.over_runs(lambda v: model.apply(v, x, features_only=True), strategy)(variables)
-  return features
+  if mesh is None:
+    return features
+  return multi.shard_over_runs(features, strategy, mesh, (jax.P("runs"), jax.P()), jax.P("runs"))
+
+
+def stack_mesh(trained: TrainedStack):
+  """The mesh a stack's state is laid out on (its `runs` axis), or None for host or single-device arrays."""
+  sharding = getattr(jax.tree.leaves(trained.state.params)[0], "sharding", None)
+  return sharding.mesh if isinstance(sharding, jax.sharding.NamedSharding) else None
 
 
 def probe_results(probe_config, train_f, train_y, test_f, test_y) -> dict:
@@ -79,7 +89,7 @@ def probe_results(probe_config, train_f, train_y, test_f, test_y) -> dict:
 def probe_stack(probe_config, trained: TrainedStack, tasks: dict, strategy: str, stage: str) -> list[ResultRow]:
   """One row per (task, probe kind, run) of a trained stack. On a pod every host computes the features
   (the runs are spread over them); process 0 alone probes and returns rows."""
-  feature_fn = stacked_feature_fn(trained.model, strategy)
+  feature_fn = stacked_feature_fn(trained.model, strategy, stack_mesh(trained))
   summary, rows = trained.summary, []
   for task, (train_x, train_y, test_x, test_y) in tasks.items():
     start = time.perf_counter()

@@ -17,6 +17,7 @@ from jaxdiv.models import build_model
 from jaxdiv.probe.runs import load_tasks, probe_stack
 from jaxdiv.results import ResultRow, append_rows, read_rows
 from jaxdiv.sweep import grid
+from jaxdiv.timing import Phases
 from jaxdiv.train import multi
 from jaxdiv.train.pretrain import build_source, check_workdir_config, plan_stacks, train_stack
 from jaxdiv.train.state import make_optimizer, stacked_states
@@ -52,13 +53,22 @@ def baseline_rows(config, source, tasks: dict) -> list[ResultRow]:
   return rows + probe_stack(config.probe, untrained, tasks, "vmap", "baseline")
 
 
+def head_classes(sweep, total: int, max_classes: int) -> int:
+  """The head every stack at N = `total` gets: as many classes as any run there may have (n >= n_min, at
+  most the source's classes), so the grid, contrast, gate and validation at one N share one program."""
+  return min(max_classes, total // max(sweep.n_min, 1))
+
+
 def run_sweep(config, workdir: str, specs: list[multi.RunSpec] | None = None, stage: str = "sweep",
-              tasks: dict | None = None, steps_scale: float = 1.0) -> list[ResultRow]:
+              tasks: dict | None = None, steps_scale: float = 1.0, phases: Phases | None = None) -> list[ResultRow]:
   """Train and probe `specs` (default: the config's grid) into `workdir`; returns all rows of the table.
-  `steps_scale` multiplies every run's step budget (the convergence gate's 2x)."""
+  `steps_scale` multiplies every run's step budget (the convergence gate's 2x); `phases` collects wall
+  seconds by phase."""
+  phases = phases if phases is not None else Phases()
   io.makedirs(workdir)
   check_workdir_config(workdir, config, write=True)
-  source = build_source(config)
+  with phases.measure("data"):
+    source = build_source(config)
   if specs is None:
     specs = grid.design(config.sweep, source.num_classes, _per_class_capacity(source))
   done = finished_runs(workdir, config.probe.tasks, config.probe.kinds)
@@ -66,7 +76,9 @@ def run_sweep(config, workdir: str, specs: list[multi.RunSpec] | None = None, st
   log.info("%s: %d runs, %d finished, %d to do", stage, len(specs), len(specs) - len(todo), len(todo))
   if not todo:
     return read_rows(workdir)
-  tasks = tasks if tasks is not None else load_tasks(config)
+  if tasks is None:
+    with phases.measure("data"):
+      tasks = load_tasks(config)
   strategy = multi.resolve_strategy(config)
   chunks = plan_stacks(config, source, todo, strategy)
   from tqdm.auto import tqdm
@@ -74,8 +86,10 @@ def run_sweep(config, workdir: str, specs: list[multi.RunSpec] | None = None, st
             disable=not config.progress) as runs_bar:
     for total, chunk in chunks:
       chunk_dir = os.path.join(workdir, "runs", f"{stage}_N{total}_{multi.chunk_name(chunk)}")
-      trained = train_stack(config, source, chunk, chunk_dir, strategy, steps_scale)
-      append_rows(workdir, probe_stack(config.probe, trained, tasks, strategy, stage))
+      trained = train_stack(config, source, chunk, chunk_dir, strategy, steps_scale,
+                            head_classes=head_classes(config.sweep, total, source.num_classes), phases=phases)
+      with phases.measure("probe"):
+        append_rows(workdir, probe_stack(config.probe, trained, tasks, strategy, stage))
       runs_bar.update(len(chunk))
   return read_rows(workdir)
 

@@ -92,7 +92,7 @@ def load_run(workdir: str) -> list:
     if "image_shape" not in stack:
       raise ValueError(f"{folder} was written by a jaxdiv older than one trainer for single runs and stacks; "
                        "probe it with that version, or retrain it")
-    model = build_model(config.model, max(s.num_classes for s in specs))
+    model = build_model(config.model, stack.get("head_classes") or max(s.num_classes for s in specs))
     optimizer = make_optimizer(config.train, stack["steps"])
     target = stacked_states(model, optimizer, [0] * len(specs), stack["image_shape"])
     state = restore_workdir(folder, target, config.keep_checkpoints)

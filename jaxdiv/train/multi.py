@@ -104,9 +104,17 @@ def draw_stack(source, specs: list[RunSpec], subset_seed: int = -1) -> Stack:
 
 def default_strategy(backend: str | None = None) -> str:
   """Picked from bench/multi_run.py's tables. On CPU a vmapped conv lowers to a slow grouped conv
-  (0.2× sequential) and convs inside `lax.map`'s loop were 20× slower still, while one program with a
-  traced copy per run ran at 1.1-1.4× sequential. On GPU, vmap fills the chip with many small runs."""
+  (0.2× sequential) and convs inside `lax.map`'s loop were 20× slower still, while one traced copy per run,
+  one run per single-threaded host device (`jaxdiv.runtime`), ran at 1.5× sequential on 2 cores. On GPU,
+  vmap fills the chip with many small runs."""
   return "unroll" if (backend or jax.default_backend()) == "cpu" else "vmap"
+
+
+def wave_size(strategy: str) -> int:
+  """Runs per program for `unroll`: one per device (a wave). Two or more unrolled runs per single-threaded
+  device gave back the whole gain of the second core (bench/multi_run.py); 0 for other strategies, whose
+  stacks are sized by memory."""
+  return len(jax.devices()) if strategy == "unroll" else 0
 
 
 def resolve_strategy(config) -> str:
@@ -130,6 +138,30 @@ def over_runs(fn, strategy: str, spmd_axis_name: str | None = None):
   return unrolled
 
 
+def shard_over_runs(mapped, strategy: str, mesh: jax.sharding.Mesh, in_specs, out_specs):
+  """`mapped` (already mapped over runs by `over_runs`) inside `shard_map` over the mesh's `runs` axis when
+  unroll/map has several devices there, so each device computes only its own runs (one per device in a CPU
+  wave); vmap is partitioned by its `spmd_axis_name` instead."""
+  if strategy == "vmap" or mesh.shape["runs"] == 1:
+    return mapped
+  return jax.shard_map(mapped, mesh=mesh, in_specs=in_specs, out_specs=out_specs, axis_names={"runs"},
+                       check_vma=False)
+
+
+@functools.lru_cache(maxsize=32)
+def compiled_program(jitted, treedef, avals: tuple):
+  """`jitted` lowered and compiled for abstract arguments (shape, dtype, sharding): one executable per
+  program and shapes, reused by every wave, seed and stage that matches. Called through `compile_for`."""
+  return jitted.lower(*jax.tree.unflatten(treedef, avals)).compile()
+
+
+def compile_for(jitted, *args):
+  """The compiled executable of `jitted` for these arguments' shapes, dtypes and shardings."""
+  leaves, treedef = jax.tree.flatten(args)
+  avals = tuple(jax.ShapeDtypeStruct(x.shape, x.dtype, sharding=getattr(x, "sharding", None)) for x in leaves)
+  return compiled_program(jitted, treedef, avals)
+
+
 def stacked_step(train_config, data_config, model, optimizer, strategy: str, mesh: jax.sharding.Mesh):
   """One jitted step of every run in a stack over a device-resident image pool: states, positions and
   labels sharded over the `runs` axis, each run's batch over `data`."""
@@ -141,13 +173,10 @@ def stacked_step(train_config, data_config, model, optimizer, strategy: str, mes
 
   def mapped(states, pool, positions, labels, num_classes):
     per_run = lambda state, run_positions, run_labels, k: single(state, pool, run_positions, run_labels, k)
-    spmd_axis = "runs" if strategy == "vmap" else None
-    return over_runs(per_run, strategy, spmd_axis)(states, positions, labels, num_classes)
-  step = mapped
-  if strategy != "vmap" and mesh.shape["runs"] > 1:
-    spec = jax.P("runs")
-    step = jax.shard_map(mapped, mesh=mesh, in_specs=(spec, jax.P(), spec, spec, spec), out_specs=(spec, spec),
-                         axis_names={"runs"}, check_vma=False)
+    return over_runs(per_run, strategy, "runs" if strategy == "vmap" else None)(states, positions, labels,
+                                                                                   num_classes)
+  spec = jax.P("runs")
+  step = shard_over_runs(mapped, strategy, mesh, (spec, jax.P(), spec, spec, spec), (spec, spec))
   runs, replicated = jax.NamedSharding(mesh, jax.P("runs")), jax.NamedSharding(mesh, jax.P())
   return jax.jit(step, in_shardings=(runs, replicated, runs, runs, runs), out_shardings=(runs, runs),
                  donate_argnums=0)

@@ -9,6 +9,7 @@ chunked to fit memory. Every stack has the same workdir layout (`checkpoints/`, 
 from __future__ import annotations
 
 import functools
+import json
 import logging
 import os
 import time
@@ -16,10 +17,11 @@ import time
 import jax
 import numpy as np
 
-from jaxdiv import distributed, io
+from jaxdiv import distributed, io, timing
 from jaxdiv.data import get_source
 from jaxdiv.data.pipeline import materialise, streaming_dataset, to_global_array
 from jaxdiv.models import build_model
+from jaxdiv.timing import Phases
 from jaxdiv.train import checkpoint, multi
 from jaxdiv.train.config import incompatible_fields, to_dict, validate
 from jaxdiv.train.loop import run_loop
@@ -107,9 +109,13 @@ def _write_summary(workdir: str, summary: dict) -> None:
 
 
 def plan_chunks(config, source, specs, strategy) -> list[list[RunSpec]]:
-  """Split runs into chunks that fit memory: the config cap, else XLA's estimate for one run."""
+  """Split runs into chunks: the config cap, else on CPU one wave (a run per device), else what fits memory
+  by XLA's estimate for one run."""
   cap = config.multi.max_runs_per_chunk
-  size = (cap or 1) if cap or len(specs) == 1 else multi.chunk_size(len(specs), _one_run_bytes(config, source, specs))
+  if cap or len(specs) == 1:
+    size = cap or 1
+  else:
+    size = multi.wave_size(strategy) or multi.chunk_size(len(specs), _one_run_bytes(config, source, specs))
   return [specs[i:i + size] for i in range(0, len(specs), size)]
 
 
@@ -149,10 +155,26 @@ def check_stack(train_config, num_runs: int, num_examples: int, mesh: jax.shardi
                      f"axis{left}; use a multiple of {data} (or set --config.mesh.data)")
 
 
+@functools.lru_cache(maxsize=16)
+def memory_program(train_json: str, data_json: str, model, steps: int, strategy: str, mesh: jax.sharding.Mesh):
+  """The jitted stacked step for one (config, model, step budget, mesh), shared by every stack that matches,
+  so a budget's waves, seeds and stages compile it once (`multi.compile_for`)."""
+  import ml_collections
+  train, data = (ml_collections.ConfigDict(json.loads(text)) for text in (train_json, data_json))
+  return multi.stacked_step(train, data, model, make_optimizer(train, steps), strategy, mesh)
+
+
+def pad_pool(images: np.ndarray, rows: int) -> np.ndarray:
+  """The pool with zero rows appended up to `rows`: a stack of M runs of N examples then always has M·N
+  rows (the most their union can hold), so every wave of one budget has one shape and one program."""
+  missing = rows - len(images)
+  return images if missing <= 0 else np.concatenate([images, np.zeros((missing, *images.shape[1:]), images.dtype)])
+
+
 def _stack_inputs(config, source, stack: multi.Stack, specs, mesh, model, optimizer, strategy: str, steps: int,
-                  stream: bool):
+                  stream: bool, state, phases: Phases):
   """(step function of (state, batch), Grain iterator or None): the same trainer fed from a device pool
-  or from Grain."""
+  or from Grain. The pool's program is compiled here (timed as "compile"); Grain's on its first step."""
   runs = jax.NamedSharding(mesh, jax.P("runs"))
   num_classes = jax.device_put(stack.num_classes, runs)
   if stream:
@@ -167,51 +189,78 @@ def _stack_inputs(config, source, stack: multi.Stack, specs, mesh, model, optimi
     return (lambda state, b: jitted(state, to_global_array(b["image"], batch), to_global_array(b["label"], batch),
                                     num_classes)), iterator
   replicated = jax.NamedSharding(mesh, jax.P())
-  images = materialise(source, stack.pool_indices, workers=config.data.materialise_workers)
+  with phases.measure("data"):
+    images = materialise(source, stack.pool_indices, workers=config.data.materialise_workers)
+    if strategy == "unroll":
+      images = pad_pool(images, stack.positions.size)
   inputs = (jax.device_put(images, replicated), jax.device_put(stack.positions, runs),
             jax.device_put(stack.labels, runs), num_classes)
-  jitted = multi.stacked_step(config.train, config.data, model, optimizer, strategy, mesh)
-  return (lambda state, _: jitted(state, *inputs)), None
+  jitted = memory_program(config.train.to_json(), config.data.to_json(), model, steps, strategy, mesh)
+  with phases.measure("compile"):
+    compiled = multi.compile_for(jitted, state, *inputs)
+  return (lambda state, _: compiled(state, *inputs)), None
 
 
 def train_stack(config, source, specs: list[RunSpec], workdir: str, strategy: str, steps_scale: float = 1.0,
-                stream: bool = False) -> TrainedStack:
+                stream: bool = False, head_classes: int = 0, phases: Phases | None = None) -> TrainedStack:
   """Train (or resume, or just restore when finished) one stack in `workdir`. `steps_scale` multiplies
-  every run's budget (the convergence gate trains at 2x); `stream` feeds its one run through Grain."""
+  every run's budget (the convergence gate trains at 2x); `stream` feeds its one run through Grain.
+  `head_classes` pads every head to at least that many classes (masked, so training is unchanged): a
+  study gives every stack of one budget the same head, hence one compiled program. `phases` collects
+  wall seconds by phase."""
+  phases = phases if phases is not None else Phases()
   io.makedirs(workdir)
-  stack = multi.draw_stack(source, specs, config.data.subset_seed)
+  with phases.measure("data"):
+    stack = multi.draw_stack(source, specs, config.data.subset_seed)
   num_examples = stack.positions.shape[1]
   steps = total_steps(config.train, num_examples, steps_scale)
   mesh = multi.make_mesh(len(specs), config.mesh.runs, config.mesh.data)
   check_stack(config.train, len(specs), num_examples, mesh)
-  model = build_model(config.model, int(stack.num_classes.max()))
+  head = max(int(stack.num_classes.max()), head_classes)
+  model = build_model(config.model, head)
   optimizer = make_optimizer(config.train, steps)
   state = stacked_states(model, optimizer, [s.seed for s in specs], source.image_shape,
                          jax.NamedSharding(mesh, jax.P("runs")))
   if distributed.is_writer():
     io.write_json_atomic(os.path.join(workdir, "runs.json"), [s.__dict__ for s in specs])
   manager = checkpoint.open_manager(workdir, config.keep_checkpoints)
-  step_fn, iterator = _stack_inputs(config, source, stack, specs, mesh, model, optimizer, strategy, steps, stream)
-  restored = checkpoint.restore_latest(manager, state, iterator)
+  restored = checkpoint.restore_latest(manager, state, None)
+  if restored is not None and current_step(restored) >= steps:
+    finished = _saved_summary(workdir)
+    if finished:
+      manager.close()
+      return TrainedStack(workdir, tuple(specs), finished, model, restored)
+  compile_start, misses = phases.seconds.get("compile", 0.0), multi.compiled_program.cache_info().misses
+  step_fn, iterator = _stack_inputs(config, source, stack, specs, mesh, model, optimizer, strategy, steps, stream,
+                                    state, phases)
+  # A program this process compiled already costs nothing: only a new one is recorded as a compile.
+  compiled_now = multi.compiled_program.cache_info().misses > misses
+  compile_seconds = phases.seconds.get("compile", 0.0) - compile_start if compiled_now else 0.0
+  if iterator is not None:  # The Grain iterator's position is part of the checkpoint.
+    restored = checkpoint.restore_latest(manager, state, iterator)
   if restored is not None:
     state = restored
     log.info("resuming %s from step %d", workdir, current_step(state))
-  finished = _saved_summary(workdir) if current_step(state) >= steps else None
-  if finished:
-    manager.close()
-    return TrainedStack(workdir, tuple(specs), finished, model, state)
-  start = time.perf_counter()
+  start, first_step = time.perf_counter(), current_step(state)
   description = specs[0].name if len(specs) == 1 else f"{len(specs)} runs N={num_examples}"
-  state, row = run_loop(state, step_fn, num_steps=steps, workdir=workdir, manager=manager,
-                        checkpoint_every=config.checkpoint_every, log_every=config.log_every,
-                        images_per_step=config.train.batch_size * len(specs), data_iterator=iterator,
-                        progress=config.progress, description=description)
+  with phases.measure("train"):
+    state, row = run_loop(state, step_fn, num_steps=steps, workdir=workdir, manager=manager,
+                          checkpoint_every=config.checkpoint_every, log_every=config.log_every,
+                          images_per_step=config.train.batch_size * len(specs), data_iterator=iterator,
+                          progress=config.progress, description=description)
   manager.close()
+  train_seconds = time.perf_counter() - start
+  images_per_second = (steps - first_step) * config.train.batch_size * len(specs) / max(train_seconds, 1e-9)
+  key = timing.shape_key(config, len(specs), dict(mesh.shape), source.image_shape)
+  if distributed.is_writer() and steps - first_step >= 20:
+    timing.record_rate(key, images_per_second=images_per_second, compile_seconds=compile_seconds)
   losses = row.get("loss_runs", [row.get("loss")] * len(specs))
   accuracies = row.get("accuracy_runs", [row.get("accuracy")] * len(specs))
   summary = {"workdir": workdir, "steps": steps, "pipeline": "stream" if stream else "memory", "strategy": strategy,
              "mesh": dict(mesh.shape), "devices": mesh.size, "image_shape": list(source.image_shape),
-             "seconds_this_session": round(time.perf_counter() - start, 1),
+             "head_classes": head, "seconds_this_session": round(train_seconds, 1),
+             "compile_seconds": round(compile_seconds, 2), "images_per_second": round(images_per_second, 1),
+             "shape_key": key,
              "runs": [dict(s.__dict__, train_loss=loss, train_accuracy=acc, workdir=workdir, index=i)
                       for i, (s, loss, acc) in enumerate(zip(specs, losses, accuracies))]}
   _write_summary(workdir, summary)
