@@ -1,12 +1,16 @@
 """Throughput of M stacked runs against M sequential runs, per strategy, at the demo model size.
 
   python bench/multi_run.py [--runs 1 4 8 16] [--width 16] [--resolution 24] [--batch 64]
+  python -m bench.multi_run --runs 1 2 12 --width 8 --resolution 20 --strategies sequential unroll unroll/cores
+      # the demo's shapes: its old stacks of 12 runs on one device against waves of a run per core
+      # (M = 1 under unroll/cores: one run data-parallel over the cores, a partial wave)
 
 Strategies: `sequential` (M separately jitted single-run steps, the peer), `vmap` (one program, runs
 batched: XLA lowers the convs to grouped convs), `map` (one program, `lax.map` over runs), and on CPU
-`map/cores` (the runs axis of the mesh spread over one simulated device per core, each device
-single-threaded). Each row is the median of `--repeats` timed windows; the ratio is against
-sequential in the same process.
+`unroll/cores` / `map/cores` (jaxdiv's CPU default: one single-threaded host device per core, the runs
+axis of the library's mesh spread over them, leftover devices on the data axis). The others run on one
+device with every thread (`JAXDIV_CPU_DEVICES=0`). Each row is the median of `--repeats` timed windows;
+the ratio is against sequential in the same process.
 """
 
 import argparse
@@ -57,7 +61,10 @@ def measure(args, strategy: str) -> dict:
         jax.block_until_ready(metrics)
     else:
       inner = strategy.split("/")[0]
-      mesh = multi.make_mesh(runs, runs_axis=0 if strategy.endswith("/cores") else 1, data_axis=1)
+      # "/cores": the library's own mesh (runs over the devices, leftover devices on data: one run is
+      # data-parallel); otherwise one device.
+      cores = strategy.endswith("/cores")
+      mesh = multi.make_mesh(runs, runs_axis=0 if cores else 1, data_axis=0 if cores else 1)
       step = multi.stacked_step(config.train, config.data, model, optimizer, inner, mesh)
       shard = jax.NamedSharding(mesh, jax.P("runs"))
       state = jax.jit(create, out_shardings=shard)(keys)
@@ -104,8 +111,10 @@ def main():
   for strategy in strategies:
     env = dict(os.environ)
     if strategy.endswith("/cores"):
-      env["XLA_FLAGS"] = (f"--xla_force_host_platform_device_count={os.cpu_count()} "
+      env["XLA_FLAGS"] = (f"--xla_force_host_platform_device_count={len(os.sched_getaffinity(0))} "
                           "--xla_cpu_multi_thread_eigen=false")
+    else:  # One device with every thread: what jaxdiv did before one device per core became its CPU default.
+      env["JAXDIV_CPU_DEVICES"] = "0"
     command = [sys.executable, "-m", "bench.multi_run", "--child", strategy, "--runs", *map(str, args.runs),
                "--width", str(args.width), "--resolution", str(args.resolution), "--batch", str(args.batch),
                "--repeats", str(args.repeats)]
@@ -120,6 +129,12 @@ def main():
   for m in args.runs:
     base = results["sequential"][m] if "sequential" in results else float("nan")
     print(f"| {m} | " + " | ".join(f"{results[s][m]:,.0f} ({results[s][m] / base:.2f}x)" for s in strategies) + " |")
+  cores = len(os.sched_getaffinity(0))
+  if {"unroll", "unroll/cores"} <= set(results) and cores in results["unroll/cores"] and len(args.runs) > 1:
+    stack = max(args.runs)
+    wave, before = results["unroll/cores"][cores], results["unroll"][stack]
+    print(f"\nwaves ({cores} runs, one per single-threaded device) {wave:,.0f} img/s vs a stack of {stack} unrolled "
+          f"runs on one threaded device {before:,.0f} img/s: {wave / before:.2f}x")
 
 
 if __name__ == "__main__":
