@@ -34,7 +34,7 @@ def build_parser() -> argparse.ArgumentParser:
   info.add_argument("name")
   prepare = data_commands.add_parser("prepare", help="build the glyph design index and the downstream tasks")
   prepare.add_argument("--tasks", nargs="*", default=None)
-  demo_parser = commands.add_parser("demo", help="run the demo study on the embedded data (about 15 min on 2 cores)")
+  demo_parser = commands.add_parser("demo", help="run the demo study on the embedded data (about 10 min on 2 cores)")
   demo_parser.add_argument("--workdir", default="runs/demo")
   demo_parser.add_argument("--quick", action="store_true", help="a one-minute version for tests")
   sweep = commands.add_parser("sweep", help="the study of a config: grid, probes, fit, validation, report",
@@ -43,8 +43,17 @@ def build_parser() -> argparse.ArgumentParser:
   sweep.add_argument("--workdir", help="required unless --plan")
   for sub in (sweep, demo_parser):
     sub.add_argument("--plan", action="store_true",
-                     help="print every run of the study (stage, mode, N, K, n, seed, steps, images) as JSON lines "
-                          "and the total, without training")
+                     help="print every run of the study (stage, mode, N, K, n, seed, steps, images) as JSON lines, "
+                          "the total and the wall time it will take on this machine, without training")
+    sub.add_argument("--no-estimate", action="store_true",
+                     help="with --plan: skip the wall-time estimate (it may time a few steps of each shape)")
+    sub.add_argument("--power", action="store_true",
+                     help="with --plan: simulate the design's verdicts under an invariant and a drifting truth")
+    sub.add_argument("--prior", default=None,
+                     help="with --power: an earlier study's workdir whose seed SD and curvature the simulation uses")
+    sub.add_argument("--noise", type=float, default=None, help="with --power: seed SD of the error (0.016 = 1.6 pt)")
+    sub.add_argument("--curvature", type=float, default=None,
+                     help="with --power: error per (ln K)^2 near the optimum")
   probe = commands.add_parser("probe", help="probe a pretrain workdir's final checkpoint on downstream tasks")
   probe.add_argument("--workdir", required=True)
   probe.add_argument("--tasks", nargs="*", default=None, help="default: the six embedded tasks")
@@ -97,8 +106,18 @@ def _config(args, overrides: list[str]):
 
 
 def _pretrain(args, overrides):
+  from jaxdiv.runtime import enable_compilation_cache
   from jaxdiv.train import pretrain
+  enable_compilation_cache()
   print(json.dumps(pretrain(_config(args, overrides), args.workdir), indent=1))
+
+
+def _power(args, plan) -> dict:
+  """`--power`: the design's simulated verdicts, with the prior from `--prior` and/or `--noise`/`--curvature`."""
+  from jaxdiv.bound import power
+  prior = power.prior_from_results(args.prior) if args.prior else {}
+  prior.update({k: v for k, v in (("seed_sd", args.noise), ("curvature", args.curvature)) if v is not None})
+  return power.preview(power.design_from_plan(plan), prior)
 
 
 def _study(args, overrides):
@@ -106,8 +125,21 @@ def _study(args, overrides):
   config = _config(args, overrides)
   what = "demo" + (" (quick)" if args.quick else "") if args.command == "demo" else args.config
   if args.plan:
+    from jaxdiv.runtime import enable_compilation_cache
+    from jaxdiv.sweep.estimate import estimate_line, estimate_study
     plan = plan_study(config)
-    print("\n".join(json.dumps(entry) for entry in plan + [{"total": plan_total(plan)}]))
+    total = plan_total(plan)
+    if not args.no_estimate:
+      enable_compilation_cache()
+      total["estimate"] = estimate_study(config, plan)
+    if args.power:
+      total["power"] = _power(args, plan)
+    print("\n".join(json.dumps(entry) for entry in plan + [{"total": total}]), flush=True)
+    if not args.no_estimate:
+      print(estimate_line(what, total["estimate"]), file=sys.stderr)
+    if args.power:
+      from jaxdiv.bound.power import preview_lines
+      print("\n".join(preview_lines(total["power"])), file=sys.stderr)
     return
   summary = run_study(config, args.workdir, what)
   print(f"{what}: done in {summary['seconds']:.0f} s. {summary['verdict']['message']}\n"

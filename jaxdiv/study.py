@@ -13,14 +13,18 @@ import time
 import jax
 import numpy as np
 
-from jaxdiv import distributed, io
+from jaxdiv import distributed, io, timing
+from jaxdiv.bound import power
 from jaxdiv.bound.analysis import predict_split
 from jaxdiv.bound.fits import fit_study
 from jaxdiv.probe.runs import load_tasks
 from jaxdiv.report import write_report
 from jaxdiv.results import AVERAGE, read_rows, with_average
+from jaxdiv.runtime import describe_cpu_devices, enable_compilation_cache
 from jaxdiv.sweep import grid
+from jaxdiv.sweep.estimate import estimate_study, fit_report_key
 from jaxdiv.sweep.runner import run_baselines, run_sweep
+from jaxdiv.timing import Phases
 from jaxdiv.train.multi import RunSpec
 from jaxdiv.train.pretrain import build_source
 from jaxdiv.train.state import total_steps
@@ -158,32 +162,47 @@ def study_verdict(fits: dict, gated: bool) -> dict:
 
 
 def run_study(config, workdir: str, description: str = "") -> dict:
-  """Everything `jaxdiv demo` / `jaxdiv sweep` do; every stage resumes from what `workdir` already holds."""
-  start = time.perf_counter()
+  """Everything `jaxdiv demo` / `jaxdiv sweep` do; every stage resumes from what `workdir` already holds.
+  study.json records this call's wall seconds by phase beside the estimate made before it started."""
+  start, phases = time.perf_counter(), Phases()
+  compile_cache = enable_compilation_cache()
+  log.info("devices: %s; compilation cache: %s", describe_cpu_devices() if jax.default_backend() == "cpu"
+           else f"{len(jax.devices())} {jax.default_backend()} devices", compile_cache or "off")
+  plan = plan_study(config)
+  estimate = estimate_study(config, plan, measure=False)
+  design = power.design_from_plan(plan)
+  # Declared before the data: what this design can conclude at the default noise prior.
+  preview = power.preview(design, tables=200) if len(design["K"]) >= 2 else None
   io.makedirs(workdir)
-  source = build_source(config)  # once: its channels for the tasks, its classes for the validation
-  tasks = load_tasks(config, source.image_shape[-1])
+  with phases.measure("data"):
+    source = build_source(config)  # once: its channels for the tasks, its classes for the validation
+    tasks = load_tasks(config, source.image_shape[-1])
   if config.sweep.baselines:
-    run_baselines(config, workdir, tasks)
-  rows = run_sweep(config, workdir, stage="sweep", tasks=tasks)
+    with phases.measure("probe"):
+      run_baselines(config, workdir, tasks)
+  rows = run_sweep(config, workdir, stage="sweep", tasks=tasks, phases=phases)
   if config.sweep.gate:
     log.info("convergence gate: retraining the smallest, best and largest K at %gx steps", GATE_STEPS_SCALE)
-    run_sweep(config, workdir, gate_specs(config, rows), stage="gate", tasks=tasks, steps_scale=GATE_STEPS_SCALE)
+    run_sweep(config, workdir, gate_specs(config, rows), stage="gate", tasks=tasks, steps_scale=GATE_STEPS_SCALE,
+              phases=phases)
   log.info("fitting the bound model and the measured statistics")
-  fits = fit_study(workdir, probe=config.probe.kinds[0], replicates=config.sweep.replicates,
-                   fit_budgets=config.sweep.fit_budgets)
+  with phases.measure("fit_report"):
+    fits = fit_study(workdir, probe=config.probe.kinds[0], replicates=config.sweep.replicates,
+                     fit_budgets=config.sweep.fit_budgets)
   verdict = study_verdict(fits, bool(config.sweep.gate))
   log.info("%s", verdict["message"])
   meta = {"machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
                      f"{jax.default_backend()} ({jax.devices()[0].device_kind})",
+          "devices": (describe_cpu_devices() if jax.default_backend() == "cpu"
+                      else f"{len(jax.devices())} {jax.default_backend()} devices"),
           "model": f"ResNet-18 topology, {config.model.stem} stem, width {config.model.width} "
                    f"({8 * config.model.width}-d features), {config.data.resolution} px, batch "
                    f"{config.train.batch_size}, lr {config.train.learning_rate:g}, zero-init last BN scale "
                    f"{config.model.zero_init_last_scale}",
           "budget": budget_rule(config.train), "sweep_N": list(config.sweep.budgets),
-          "standard_classes": config.sweep.standard_classes, "fit_N": list(config.sweep.fit_budgets or
-                                                                          config.sweep.budgets),
-          "note": description, "verdict": verdict}
+          "standard_classes": config.sweep.standard_classes, "n_min": config.sweep.n_min,
+          "fit_N": list(config.sweep.fit_budgets or config.sweep.budgets), "note": description, "verdict": verdict,
+          "power": preview}
   total = config.sweep.validation_budget
   if total and AVERAGE in fits:
     max_classes = source.num_classes
@@ -197,12 +216,18 @@ def run_study(config, workdir: str, description: str = "") -> dict:
       prediction["message"] = "not a finding (the convergence gate failed): " + prediction["message"]
     meta.update(validation_N=total, prediction=prediction, standard_K=standard_k(config.sweep, total, max_classes))
     run_sweep(config, workdir, validation_specs(config, prediction, fits[AVERAGE], max_classes), stage="validate",
-              tasks=tasks)
-  meta["wall_seconds"] = round(time.perf_counter() - start, 1)
+              tasks=tasks, phases=phases)
   report = os.path.join(workdir, "report", "report.md")
   if distributed.is_writer():
+    meta.update(wall_seconds=round(time.perf_counter() - start, 1), phases_seconds=phases.rounded(),
+                estimate=estimate)
     io.write_json_atomic(os.path.join(workdir, "study.json"), meta)
-    report = write_report(workdir, probe=config.probe.kinds[0])
+    with phases.measure("fit_report"):
+      report = write_report(workdir, probe=config.probe.kinds[0])
+    # study.json then counts the report's own seconds too; the report's header shows the times before it.
+    meta.update(wall_seconds=round(time.perf_counter() - start, 1), phases_seconds=phases.rounded())
+    io.write_json_atomic(os.path.join(workdir, "study.json"), meta)
+    timing.record_rate(fit_report_key(config), fit_report_seconds=phases.seconds["fit_report"])
   distributed.barrier(f"report:{workdir}")
   return {"report": report, "seconds": meta["wall_seconds"], "prediction": meta.get("prediction"),
           "verdict": verdict, "rows": len(read_rows(workdir))}

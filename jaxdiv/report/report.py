@@ -106,7 +106,16 @@ def ucurve_figure(task: str, cells: dict, fit: Analysis | None, path: str) -> st
     keys = sorted(k for k in cells if k[1] == total)
     K = np.array([k[2] for k in keys], float)
     ratio = np.log10(K * K / total)
-    ax.plot(ratio, [cells[k][0] for k in keys], "o", color=colour, label=f"N={total} measured")
+    band = next((b for b in (fit.band if fit else []) if b["N"] == total), None)
+    se = {k: v for k, v in zip(band["K"], band["se"])} if band and band.get("K") else {}
+    bars = [se.get(int(k)) or 0.0 for k in K]
+    ax.errorbar(ratio, [cells[k][0] for k in keys], yerr=bars if any(bars) else None, fmt="o", color=colour,
+                capsize=2, label=f"N={total} seed mean" + (" ± 1 SE" if any(bars) else ""))
+    if band and band.get("band"):
+      low, high = band["band"]
+      pad = np.median(np.diff(np.sort(ratio))) / 2 if len(ratio) > 1 else 0.1  # half a grid step each side
+      ax.axvspan(np.log10(low * low / total) - pad, np.log10(high * high / total) + pad, color=colour, alpha=0.1,
+                 label=f"N={total}: as good as the best")
     if fit:
       fitted_at = sorted(m["N"] for m in fit.measured)
       fitted = total in fitted_at or not fitted_at
@@ -118,7 +127,8 @@ def ucurve_figure(task: str, cells: dict, fit: Analysis | None, path: str) -> st
       if len(boot):
         lo, hi = np.percentile(boot, [2.5, 97.5], axis=0)
         ax.fill_between(np.log10(ks * ks / total), lo, hi, color=colour, alpha=0.2)
-  return _save(fig, ax, path, "log10 K/n", f"{task}: error at fixed N (band: bootstrap 95%)")
+  return _save(fig, ax, path, "log10 K/n", f"{task}: error at fixed N (fit band: bootstrap 95%; shade: K as good "
+               "as the best)")
 
 
 def contrast_figure(task: str, class_rows: list, cluster_rows: list, floors: dict, path: str) -> str:
@@ -194,6 +204,11 @@ def measured_interior(cells: dict) -> bool:
   return bool(budgets)
 
 
+def _as_number(value) -> float:
+  """A prior's value: a number, or the mean of its per-budget values."""
+  return float(np.mean(list(value.values()))) if isinstance(value, dict) else float(value)
+
+
 def _fmt(value, spec=".3f"):
   return "–" if value is None or (isinstance(value, float) and not np.isfinite(value)) else format(value, spec)
 
@@ -221,6 +236,21 @@ def answers(fits: dict, meta: dict, table: list[dict]) -> list[str]:
   if verdict:
     lines.append(f"- **Verdict**: {verdict.get('message', '')}")
   average = fits.get(AVERAGE)
+  prediction = meta.get("prediction")
+  average_row = next((r for r in table if r["task"] == AVERAGE), None)
+  if average:
+    for band in average.band:
+      if band["band_K"]:
+        lines.append(f"- **Which K at N = {band['N']}?** (average task) K = {', '.join(map(str, band['band_K']))} "
+                     f"are as good as the best (mean error within the 95% CI of the best K = {band['best_K']}'s "
+                     f"{band['best_error']:.3f}, i.e. <= {band['threshold']:.3f})")
+      else:
+        lines.append(f"- **Which K at N = {band['N']}?** (average task) the best measured K is {band['best_K']} "
+                     f"({band['best_error']:.3f}); no band with one seed")
+  if prediction and average_row and average_row.get("predicted_error") is not None:
+    lines.append(f"- **Regret of the predicted K at N = {average_row['N']}**: "
+                 f"{average_row['gap_to_best_points']:+.1f} points against the grid's best K = {average_row['best_K']} "
+                 f"(95% CI {_ci(average_row.get('gap_to_best_ci95'), '+.1f')})")
   if average:
     for best in average.best_k:
       ci = f"95% CI {best['K_ci95'][0]:.0f}–{best['K_ci95'][1]:.0f}" if best["K_ci95"] else "no CI (one seed)"
@@ -229,12 +259,23 @@ def answers(fits: dict, meta: dict, table: list[dict]) -> list[str]:
                    f"{best['K_star']:.0f} ({ci}), n* = {best['n_star']:.0f}, K*/n* = {best['ratio']:.3g}{edge}")
     slope = average.slope
     lines.append(f"- **Is K/n N-invariant?** {slope.get('verdict')}: slope of ln K* on ln N = "
-                 f"{_fmt(slope.get('slope'), '.2f')} (95% CI {_ci(slope.get('slope_ci95'), '.2f')}; invariant means "
-                 f"0.5 ± 0.15). {slope.get('message', '')}. Bound-model test beside it: "
+                 f"{_fmt(slope.get('slope'), '.2f')} (95% CI {_ci(slope.get('slope_ci95'), '.2f')}; an invariant K/n "
+                 f"gives 0.5, and a CI inside 0.5 ± 0.15 counts as invariant). {slope.get('message', '')}. "
+                 f"Bound-model test beside it: "
                  f"{average.invariance.get('verdict')}"
-                 + (f" (beta − alpha = {average.invariance['beta_minus_alpha']:.2f}, 95% CI "
-                    f"{_ci(average.invariance['beta_minus_alpha_ci95'], '.2f')})"
-                    if "beta_minus_alpha" in average.invariance else ""))
+                 + (f" (implied exponent β/(α + β) = {average.invariance['exponent']:.2f}, 95% CI "
+                    f"{_ci(average.invariance['exponent_ci95'], '.2f')}; β − α = "
+                    f"{average.invariance['beta_minus_alpha']:.2f})"
+                    if "exponent" in average.invariance else ""))
+    preview = meta.get("power")
+    if preview and slope.get("slope_ci95"):
+      low, high = slope["slope_ci95"]
+      invariant, drifting = preview["truths"].values()
+      lines.append(f"- **Power, declared before the data** (`--plan --power`, {preview['prior_source']} prior: seed SD "
+                   f"{100 * _as_number(preview['prior']['seed_sd']):.1f} pt): expected slope CI half-width "
+                   f"{invariant['slope_ci_half_width']:.2f}, achieved {(high - low) / 2:.2f}; P(inconclusive) "
+                   f"{invariant['verdicts'].get('inconclusive', 0):.0%} under an invariant truth, "
+                   f"{drifting['verdicts'].get('inconclusive', 0):.0%} under a drift to slope 0.7")
   interior = defaultdict(list)
   for task, fit in sorted(fits.items(), key=lambda item: (item[0] == AVERAGE, item[0])):
     for check in fit.interior:
@@ -243,8 +284,6 @@ def answers(fits: dict, meta: dict, table: list[dict]) -> list[str]:
     lines.append("- **Interior optimum?** (best interior K against each end; yes = both ends worse with 95% "
                  "confidence, from the pooled seed SD): "
                  + "; ".join(f"{verdict}: {', '.join(where)}" for verdict, where in interior.items()))
-  prediction = meta.get("prediction")
-  average_row = next((r for r in table if r["task"] == AVERAGE), None)
   if prediction and average_row:
     fitted_on = f" (bound model fitted on N = {meta['fit_N']})" if meta.get("fit_N") else ""
     if average_row.get("predicted_error") is not None:
@@ -284,6 +323,40 @@ def gate_lines(fits: dict) -> list[str]:
   return lines + [""]
 
 
+def time_line(meta: dict) -> str | None:
+  """Wall seconds by phase as measured, beside the estimate `--plan` would have printed at the start."""
+  measured = meta.get("phases_seconds")
+  if not measured:
+    return f"- **wall seconds**: {meta['wall_seconds']}" if "wall_seconds" in meta else None
+  line = (f"- **wall time**: {meta['wall_seconds']:.0f} s in this call (" +
+          ", ".join(f"{name.replace('_', ' and ')} {seconds:.0f} s" for name, seconds in measured.items()) + ")")
+  estimate = meta.get("estimate") or {}
+  if estimate.get("rates") and not estimate.get("unpriced_shapes"):
+    line += (f"; estimated before it started: {estimate['seconds']:.0f} s (" +
+             ", ".join(f"{name.replace('_', ' and ')} {seconds:.0f} s"
+                       for name, seconds in estimate["phases_seconds"].items()) +
+             f"; from rates recorded on this machine; excludes {estimate['excludes']})")
+  elif estimate:
+    line += "; no estimate before it started (no earlier run of these shapes on this machine; `--plan` times them)"
+  return line
+
+
+def header_lines(meta: dict) -> list[str]:
+  """What was run, where, and how long it took, one line each."""
+  lines = [f"- **{key.replace('_', ' ')}**: {meta[key]}" for key in ("machine", "devices", "model", "budget")
+           if key in meta]
+  lines += [line for line in [time_line(meta)] if line]
+  lines += [f"- **{key.replace('_', ' ')}**: {meta[key]}" for key in ("sweep_N", "fit_N", "validation_N")
+            if key in meta]
+  if "standard_K" in meta:
+    lines.append(f"- **standard K** (the usual choice, \"all classes\"): K = {meta['standard_K']} at N = "
+                 f"{meta.get('validation_N')}, i.e. as many classes as n >= {meta.get('n_min', 'n_min')} allows, "
+                 f"capped at sweep.standard_classes = {meta.get('standard_classes')}")
+  if meta.get("note"):
+    lines.append(f"- **note**: {meta['note']}")
+  return lines
+
+
 def write_report(workdir: str, probe: str = "ridge", meta: dict | None = None) -> str:
   """Write `report.md` and its figures into `workdir/report/`; returns the report's path."""
   from jaxdiv.bound.fits import load_fits
@@ -300,11 +373,7 @@ def write_report(workdir: str, probe: str = "ridge", meta: dict | None = None) -
   errors = mean_errors(rows, probe)
   floor = floors(rows, probe)
   table = summary_table(rows, errors, fits, meta)
-  lines = ["# jaxdiv study report", ""]
-  for key in ("machine", "model", "budget", "wall_seconds", "sweep_N", "fit_N", "validation_N", "standard_K",
-              "standard_classes", "note"):
-    if key in meta:
-      lines.append(f"- **{key.replace('_', ' ')}**: {meta[key]}")
+  lines = ["# jaxdiv study report", ""] + header_lines(meta)
   lines += [""] + answers(fits, meta, table) + gate_lines(fits)
   lines += ["## Standard vs grid-searched vs predicted (test error at the validation N, lower is better)", ""]
   if table:
