@@ -8,6 +8,7 @@ from jaxdiv.bound import (
   analyse,
   feasible_split,
   fit_error_model,
+  measured,
   optimal_k,
   optimal_log_k_numeric,
   optimal_ratio,
@@ -79,7 +80,7 @@ def test_objective_agrees_with_scipy_least_squares(family):
 
 def test_analysis_says_invariant_on_shared_data_and_predicts_k():
   result = analyse(noisy_rows(TRUE), replicates=20, max_classes=5000)
-  assert result.invariance["verdict"] == "invariant"
+  assert result.invariance["verdict"] == measured.INVARIANT, result.invariance
   assert not result.boundary
   pred = predict_split(result, 100000)
   expected = optimal_k(TRUE, 100000)
@@ -92,7 +93,8 @@ def test_analysis_says_invariant_on_shared_data_and_predicts_k():
 def test_analysis_detects_drift():
   result = analyse(noisy_rows(dict(TRUE, alpha=0.25, beta=0.7), noise=0.005), replicates=20)
   assert result.family == "separate"
-  assert result.invariance["verdict"] == "drifts with N"
+  assert result.invariance["verdict"] == measured.DRIFTS, result.invariance
+  assert result.invariance["exponent"] == pytest.approx(0.7 / 0.95, abs=0.05)
 
 
 def test_monotone_surface_is_reported_as_boundary():

@@ -36,6 +36,7 @@ class Analysis:
   slope: dict = dataclasses.field(default_factory=dict)     # measured.invariance_slope
   gate: list = dataclasses.field(default_factory=list)      # measured.gate per gated N
   contrast: list = dataclasses.field(default_factory=list)  # measured.monotone_in_k per N of cluster rows
+  band: list = dataclasses.field(default_factory=list)      # measured.as_good_as_best per N
 
   def to_json(self) -> dict:
     return dataclasses.asdict(self)
@@ -87,15 +88,22 @@ def aicc(fit, K, n, err, weights=None) -> float:
 
 
 def bootstrap_errors(err_by_seed: np.ndarray, fitted: np.ndarray, replicates: int, seed: int,
-                     num_params: int = 0) -> np.ndarray:
-  """Bootstrap replicates of the per-point mean error: resample seeds when there are at least three; with
-  fewer (two seeds give three distinct resamples), resample log residuals of the mean inflated by
-  sqrt(m / (m − p)), the degrees-of-freedom correction for p fitted parameters."""
-  rng = np.random.default_rng(seed)
+                     num_params: int = 0, budgets: np.ndarray | None = None) -> np.ndarray:
+  """Bootstrap replicates of the per-point mean error: resample seeds when there are at least three, each
+  budget (`budgets`, the N of every point) with its own picks from its own stream, since a seed's networks
+  at two budgets are separate trainings; with fewer seeds (two give three distinct resamples), resample
+  log residuals of the mean inflated by sqrt(m / (m − p)), the degrees-of-freedom correction for p fitted
+  parameters."""
   points, seeds = err_by_seed.shape
   if seeds > 2:
-    picks = rng.integers(0, seeds, (replicates, seeds))
-    return err_by_seed[:, picks].mean(axis=2).T
+    budgets = np.zeros(points) if budgets is None else np.asarray(budgets)
+    out = np.empty((replicates, points))
+    for total in np.unique(budgets):
+      at = budgets == total
+      picks = measured.budget_stream(seed, total).integers(0, seeds, (replicates, seeds))
+      out[:, at] = err_by_seed[at][:, picks].mean(axis=2).T
+    return out
+  rng = np.random.default_rng(seed)
   log_residual = np.log(err_by_seed.mean(axis=1)) - np.log(fitted)
   log_residual = (log_residual - log_residual.mean()) * np.sqrt(points / max(points - num_params, 1))
   return fitted * np.exp(rng.choice(log_residual, (replicates, points)))
@@ -165,7 +173,8 @@ def analyse(rows, *, max_classes: int | None = None, replicates: int = 200, seed
       huber=[_huber_k_star(K, n, err, weights, fit, delta, budgets) for delta in huber_deltas],
       interior=[measured.interior_optimum(c) for c in curves.values()],
       best_k=[{k: v for k, v in b.items() if k != "log_K_samples"} for b in best_k],
-      slope=measured.invariance_slope(best_k))
+      slope=measured.invariance_slope(best_k),
+      band=[measured.as_good_as_best(c) for c in curves.values()])
   if all_rows is not None:
     gated = measured.curves(all_rows, stage="gate")
     out.gate = [measured.gate(curves[total], gated[total]) for total in gated if total in curves]
@@ -185,9 +194,13 @@ def _bound_invariance(fits, scores, K, n, err_by_seed, weights, replicates, seed
   boot = separate_boot or _bootstrap(fits["separate"], K, n, err_by_seed, weights, replicates, seed)
   drift = [b.params["beta"] - b.params["alpha"] for b in boot]
   lo, hi = np.percentile(drift, [2.5, 97.5])
-  delta = scores.get("shared", np.inf) - scores["separate"]
-  return {"verdict": "invariant" if (delta < 2.0 or lo <= 0.0 <= hi) else "drifts with N",
-          "delta_aicc_shared_minus_separate": float(delta),
+  # K* ∝ N^(β/(α+β)) in the separate family: the same verdict rule as the measured slope.
+  exponent = [b.params["beta"] / (b.params["alpha"] + b.params["beta"]) for b in boot]
+  interval = [float(v) for v in np.percentile(exponent, [2.5, 97.5])]
+  verdict, message = measured.exponent_verdict(interval, "β/(α + β)")
+  return {"verdict": verdict, "message": message,
+          "exponent": float(sep["beta"] / (sep["alpha"] + sep["beta"])), "exponent_ci95": interval,
+          "delta_aicc_shared_minus_separate": float(scores.get("shared", np.inf) - scores["separate"]),
           "beta_minus_alpha": float(sep["beta"] - sep["alpha"]), "beta_minus_alpha_ci95": [float(lo), float(hi)]}
 
 
@@ -201,7 +214,8 @@ def _huber_k_star(K, n, err, weights, chosen, delta: float, budgets) -> dict:
 
 def _bootstrap(fit, K, n, err_by_seed, weights, replicates: int, seed: int):
   """Refit `fit`'s family to bootstrap replicates, each warm-started from the full-data fit."""
-  errors = bootstrap_errors(err_by_seed, fit.predict(K, n), replicates, seed, NUM_PARAMS[fit.family])
+  errors = bootstrap_errors(err_by_seed, fit.predict(K, n), replicates, seed, NUM_PARAMS[fit.family],
+                            budgets=np.rint(K * n))
   return fit_many(K, n, errors, fit.family, weights, f_scale=fit.f_scale, starts=fit.theta)
 
 
