@@ -54,9 +54,10 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_argument("--noise", type=float, default=None, help="with --power: seed SD of the error (0.016 = 1.6 pt)")
     sub.add_argument("--curvature", type=float, default=None,
                      help="with --power: error per (ln K)^2 near the optimum")
-  probe = commands.add_parser("probe", help="probe a pretrain workdir's final checkpoint on downstream tasks")
+  probe = commands.add_parser("probe", help="probe a pretrain workdir's final checkpoint on downstream tasks, or "
+                                            "add tasks to a finished study (or one stack folder of it)")
   probe.add_argument("--workdir", required=True)
-  probe.add_argument("--tasks", nargs="*", default=None, help="default: the six embedded tasks")
+  probe.add_argument("--tasks", nargs="*", default=None, help="default: the tasks of the workdir's config")
   probe.add_argument("--kinds", nargs="*", default=None, choices=["ridge", "logistic"])
   report = commands.add_parser("report", help="write report.md and figures from a study's results")
   report.add_argument("--workdir", required=True)
@@ -148,6 +149,13 @@ def _study(args, overrides):
 
 def _probe(args, _):
   from jaxdiv.probe.runs import probe_workdir
+  from jaxdiv.sweep.runner import probe_study, study_root
+  root = study_root(args.workdir)
+  if root:
+    rows = probe_study(args.workdir, args.tasks, args.kinds)
+    print(f"appended {len(rows)} rows ({', '.join(sorted({r.task for r in rows})) or 'none missing'}) to "
+          f"{os.path.join(root, 'results.jsonl')}; `jaxdiv report --workdir {root}` includes them")
+    return
   for row in probe_workdir(args.workdir, args.tasks, args.kinds):
     print(f"{row.task:24s} K={row.K:<6d} n={row.n:<6d} seed={row.seed} {row.probe:8s} "
           f"test accuracy {row.accuracy:.4f} (val {row.val_accuracy:.4f}, l2 {row.l2:.2g})")

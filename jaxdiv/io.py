@@ -30,6 +30,12 @@ def exists(path) -> bool:
   return epath.Path(path).exists()
 
 
+def list_dirs(path) -> list[str]:
+  """The sub-folders of `path` (local or bucket), sorted; [] when it does not exist."""
+  folder = epath.Path(path)
+  return sorted(str(child) for child in folder.iterdir() if child.is_dir()) if folder.exists() else []
+
+
 def makedirs(path) -> None:
   epath.Path(path).mkdir(parents=True, exist_ok=True)
 

@@ -179,12 +179,12 @@ def run_study(config, workdir: str, description: str = "") -> dict:
     tasks = load_tasks(config, source.image_shape[-1])
   if config.sweep.baselines:
     with phases.measure("probe"):
-      run_baselines(config, workdir, tasks)
-  rows = run_sweep(config, workdir, stage="sweep", tasks=tasks, phases=phases)
+      run_baselines(config, workdir, tasks, source)
+  rows = run_sweep(config, workdir, stage="sweep", tasks=tasks, phases=phases, source=source)
   if config.sweep.gate:
     log.info("convergence gate: retraining the smallest, best and largest K at %gx steps", GATE_STEPS_SCALE)
     run_sweep(config, workdir, gate_specs(config, rows), stage="gate", tasks=tasks, steps_scale=GATE_STEPS_SCALE,
-              phases=phases)
+              phases=phases, source=source)
   log.info("fitting the bound model and the measured statistics")
   with phases.measure("fit_report"):
     fits = fit_study(workdir, probe=config.probe.kinds[0], replicates=config.sweep.replicates,
@@ -216,7 +216,7 @@ def run_study(config, workdir: str, description: str = "") -> dict:
       prediction["message"] = "not a finding (the convergence gate failed): " + prediction["message"]
     meta.update(validation_N=total, prediction=prediction, standard_K=standard_k(config.sweep, total, max_classes))
     run_sweep(config, workdir, validation_specs(config, prediction, fits[AVERAGE], max_classes), stage="validate",
-              tasks=tasks, phases=phases)
+              tasks=tasks, phases=phases, source=source)
   report = os.path.join(workdir, "report", "report.md")
   if distributed.is_writer():
     meta.update(wall_seconds=round(time.perf_counter() - start, 1), phases_seconds=phases.rounded(),

@@ -122,6 +122,20 @@ def test_sweep_killed_and_restarted_loses_no_row(tmp_path):
   assert len(keys) == len(set(keys)) == 4
   assert all(r in rows for r in first)
 
+  # A task added to the finished study without training: one stack folder first, then the whole study.
+  from jaxdiv import cli
+  from jaxdiv.sweep.runner import probe_study
+  folders = sorted((tmp_path / "runs").iterdir())
+  one = probe_study(str(folders[0]), ["jaxdiv_greek_cyrillic"])
+  assert len(one) == 2 and {r.task for r in one} == {"jaxdiv_greek_cyrillic"}
+  assert cli.main(["probe", "--workdir", str(tmp_path), "--tasks", "jaxdiv_digits", "jaxdiv_greek_cyrillic"]) == 0
+  after = read_rows(str(tmp_path))
+  assert all(r in after for r in rows + one)  # nothing redone or rewritten
+  added = [r for r in after if r.task == "jaxdiv_greek_cyrillic"]
+  assert sorted((r.K, r.n, r.seed) for r in added if r.stage == "sweep") == sorted((r.K, r.n, r.seed) for r in rows)
+  assert {r.mode for r in added if r.stage == "baseline"} == {"chance", "random_init"}
+  assert probe_study(str(tmp_path), ["jaxdiv_greek_cyrillic"]) == []
+
 
 def test_colab_notebook_runs_the_quick_demo_headless(tmp_path):
   """The notebook top to bottom (quick mode): the study, the table and the figures."""

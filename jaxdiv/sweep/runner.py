@@ -60,15 +60,16 @@ def head_classes(sweep, total: int, max_classes: int) -> int:
 
 
 def run_sweep(config, workdir: str, specs: list[multi.RunSpec] | None = None, stage: str = "sweep",
-              tasks: dict | None = None, steps_scale: float = 1.0, phases: Phases | None = None) -> list[ResultRow]:
+              tasks: dict | None = None, steps_scale: float = 1.0, phases: Phases | None = None,
+              source=None) -> list[ResultRow]:
   """Train and probe `specs` (default: the config's grid) into `workdir`; returns all rows of the table.
   `steps_scale` multiplies every run's step budget (the convergence gate's 2x); `phases` collects wall
-  seconds by phase."""
+  seconds by phase; `source`, when the caller built it already, is not built again."""
   phases = phases if phases is not None else Phases()
   io.makedirs(workdir)
   check_workdir_config(workdir, config, write=True)
   with phases.measure("data"):
-    source = build_source(config)
+    source = source or build_source(config)
   if specs is None:
     specs = grid.design(config.sweep, source.num_classes, _per_class_capacity(source))
   done = finished_runs(workdir, config.probe.tasks, config.probe.kinds)
@@ -94,12 +95,72 @@ def run_sweep(config, workdir: str, specs: list[multi.RunSpec] | None = None, st
   return read_rows(workdir)
 
 
-def run_baselines(config, workdir: str, tasks: dict | None = None) -> list[ResultRow]:
-  """Append the chance and random-init rows once; a rerun finds them and does nothing."""
+def study_root(workdir: str) -> str | None:
+  """The study `workdir` belongs to: itself when it holds a results table and runs/, or, for a stack folder
+  `<study>/runs/<stack>`, that study; None for a `jaxdiv pretrain` workdir."""
+  workdir = workdir.rstrip("/")
+  if io.exists(os.path.join(workdir, "results.jsonl")) and io.exists(os.path.join(workdir, "runs")):
+    return workdir
+  parent = os.path.dirname(workdir)
+  if os.path.basename(parent) == "runs" and io.exists(os.path.join(os.path.dirname(parent), "config.json")):
+    return os.path.dirname(parent)
+  return None
+
+
+def _row_key(row: ResultRow) -> tuple:
+  return (row.task, row.probe, row.stage, row.mode, row.N, row.K, row.n, row.seed)
+
+
+def probe_study(workdir: str, tasks: list[str] | None = None, kinds: list[str] | None = None) -> list[ResultRow]:
+  """Probe a finished study's runs (or one stack folder of it) on `tasks` without training: every stack is
+  restored from its checkpoint (`load_stack`), only the rows the table lacks are computed and appended,
+  and the whole study also gets the new tasks' floors. `jaxdiv report` / `fit` then include them."""
+  from jaxdiv.train.checkpoint import load_stack
+  from jaxdiv.train.config import load_workdir_config
+  root = study_root(workdir)
+  config = load_workdir_config(root)
+  config.probe.tasks = list(tasks or config.probe.tasks)
+  config.probe.kinds = list(kinds or config.probe.kinds)
+  whole = root == workdir.rstrip("/")
+  folders = [f for f in io.list_dirs(os.path.join(root, "runs")) if io.exists(os.path.join(f, "summary.json"))]
+  folders = folders if whole else [workdir.rstrip("/")]
+  if not folders:
+    raise FileNotFoundError(f"{root} has no finished stack under runs/: run its `jaxdiv sweep` first (it resumes)")
+  present = {_row_key(r) for r in read_rows(root)}
+  channels = io.read_json(os.path.join(folders[0], "summary.json"))["image_shape"][-1]
+  task_data = load_tasks(config, channels)
+  strategy, added = multi.resolve_strategy(config), []
+  for folder in folders:
+    summary = io.read_json(os.path.join(folder, "summary.json"))
+    stage = os.path.basename(folder).split("_N")[0]
+    wanted = {task for task in config.probe.tasks for run in summary["runs"] for kind in config.probe.kinds
+              if (task, kind, stage, run.get("mode", "class"), run["num_classes"] * run["per_class"],
+                  run["num_classes"], run["per_class"], run["seed"]) not in present}
+    if not wanted:
+      continue
+    trained = load_stack(folder, config)
+    rows = [r for r in probe_stack(config.probe, trained, {t: task_data[t] for t in sorted(wanted)}, strategy, stage)
+            if _row_key(r) not in present]
+    append_rows(root, rows)
+    present |= {_row_key(r) for r in rows}
+    added += rows
+  with_floors = {r.task for r in read_rows(root) if r.stage == "baseline"} if whole else set(config.probe.tasks)
+  missing = [t for t in config.probe.tasks if t not in with_floors]
+  if missing and config.sweep.baselines:
+    floors = [r for r in baseline_rows(config, build_source(config), {t: task_data[t] for t in missing})
+              if r.probe in config.probe.kinds]
+    append_rows(root, floors)
+    added += floors
+  return added
+
+
+def run_baselines(config, workdir: str, tasks: dict | None = None, source=None) -> list[ResultRow]:
+  """Append the chance and random-init rows once; a rerun finds them and does nothing. `source`, when the
+  caller has built it, saves building it again (seconds for the glyph pool)."""
   if any(r.stage == "baseline" for r in read_rows(workdir)):
     return read_rows(workdir)
   tasks = tasks if tasks is not None else load_tasks(config)
-  append_rows(workdir, baseline_rows(config, build_source(config), tasks))
+  append_rows(workdir, baseline_rows(config, source or build_source(config), tasks))
   return read_rows(workdir)
 
 

@@ -77,26 +77,32 @@ def load_run(workdir: str) -> list:
   with its final parameters restored from the last readable checkpoint. Reads no image and never trains,
   so probing a run costs only its features."""
 
-  from jaxdiv.models import build_model
   from jaxdiv.train.config import load_workdir_config
-  from jaxdiv.train.multi import RunSpec, TrainedStack
   config = load_workdir_config(workdir)
   summary = io.read_json_if_exists(os.path.join(workdir, "summary.json"))
   if summary is None:
     raise FileNotFoundError(f"{workdir} has no summary.json: the run is not finished. Run the same `jaxdiv pretrain` "
                             "command into it first (it resumes)")
-  stacks = []
-  for folder in summary.get("chunks") or [workdir]:
-    stack = io.read_json(os.path.join(folder, "summary.json"))
-    specs = tuple(RunSpec(r["num_classes"], r["per_class"], r["seed"], r.get("mode", "class")) for r in stack["runs"])
-    if "image_shape" not in stack:
-      raise ValueError(f"{folder} was written by a jaxdiv older than one trainer for single runs and stacks; "
-                       "probe it with that version, or retrain it")
-    model = build_model(config.model, stack.get("head_classes") or max(s.num_classes for s in specs))
-    optimizer = make_optimizer(config.train, stack["steps"])
-    target = stacked_states(model, optimizer, [0] * len(specs), stack["image_shape"])
-    state = restore_workdir(folder, target, config.keep_checkpoints)
-    if state is None:
-      raise FileNotFoundError(f"{folder} has no checkpoint yet: run `jaxdiv pretrain` into it first")
-    stacks.append(TrainedStack(folder, specs, stack, model, state))
-  return stacks
+  return [load_stack(folder, config) for folder in summary.get("chunks") or [workdir]]
+
+
+def load_stack(folder: str, config):
+  """One finished stack folder (its summary.json and last checkpoint) as a `TrainedStack`, built with the
+  `config` that trained it (a pretrain workdir's, or the study's for a folder under `<study>/runs/`)."""
+  from jaxdiv.models import build_model
+  from jaxdiv.train.multi import RunSpec, TrainedStack
+  stack = io.read_json_if_exists(os.path.join(folder, "summary.json"))
+  if stack is None:
+    raise FileNotFoundError(f"{folder} has no summary.json: the stack is not finished. Run the command that "
+                            "trained it again (it resumes)")
+  specs = tuple(RunSpec(r["num_classes"], r["per_class"], r["seed"], r.get("mode", "class")) for r in stack["runs"])
+  if "image_shape" not in stack:
+    raise ValueError(f"{folder} was written by a jaxdiv older than one trainer for single runs and stacks; "
+                     "probe it with that version, or retrain it")
+  model = build_model(config.model, stack.get("head_classes") or max(s.num_classes for s in specs))
+  optimizer = make_optimizer(config.train, stack["steps"])
+  target = stacked_states(model, optimizer, [0] * len(specs), stack["image_shape"])
+  state = restore_workdir(folder, target, config.keep_checkpoints)
+  if state is None:
+    raise FileNotFoundError(f"{folder} has no checkpoint yet: run the command that trained it into it first")
+  return TrainedStack(folder, specs, stack, model, state)
