@@ -12,7 +12,6 @@ import argparse
 import json
 import multiprocessing
 import os
-import platform
 import statistics
 import subprocess
 import sys
@@ -81,10 +80,12 @@ def main():
   parser.add_argument("--seconds", type=float, default=3.0)
   args = parser.parse_args()
   import torch
+
+  from jaxdiv.runtime import cpu_model
   cores = len(os.sched_getaffinity(0))
   wave = jaxdiv_wave(args, cores)
   peer = torch_processes(args, cores)
-  print(f"# cpu {platform.processor() or platform.machine()} ({cores} cores) | torch {torch.__version__} | width "
+  print(f"# cpu {cpu_model()} ({cores} cores) | torch {torch.__version__} | width "
         f"{args.width} | {args.resolution} px | batch {args.batch} per run | {cores} runs, one per core | "
         f"images/s summed over runs, median of {args.repeats} windows")
   print("| jaxdiv wave (a run per host device) | PyTorch eager (a process per core, 1 thread) | jaxdiv / PyTorch |")

@@ -28,6 +28,20 @@ def available_cores() -> int:
     return os.cpu_count() or 1
 
 
+def cpu_model() -> str:
+  """The processor's model name (Linux /proc/cpuinfo), else what `platform` knows: benchmarks and reports
+  name the hardware they ran on."""
+  import platform
+  try:
+    with open("/proc/cpuinfo") as info:
+      for line in info:
+        if line.startswith("model name"):
+          return line.split(":", 1)[1].strip()
+  except OSError:
+    pass
+  return platform.processor() or platform.machine()
+
+
 def _backends_started() -> bool:
   import sys
   if "jax" not in sys.modules:

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import logging
 import os
-import platform
 import time
 
 import jax
@@ -20,7 +19,7 @@ from jaxdiv.bound.fits import fit_study
 from jaxdiv.probe.runs import load_tasks
 from jaxdiv.report import write_report
 from jaxdiv.results import AVERAGE, read_rows, with_average
-from jaxdiv.runtime import describe_cpu_devices, enable_compilation_cache
+from jaxdiv.runtime import cpu_model, describe_cpu_devices, enable_compilation_cache
 from jaxdiv.sweep import grid
 from jaxdiv.sweep.estimate import estimate_study, fit_report_key
 from jaxdiv.sweep.runner import run_baselines, run_sweep
@@ -191,7 +190,7 @@ def run_study(config, workdir: str, description: str = "") -> dict:
                      fit_budgets=config.sweep.fit_budgets)
   verdict = study_verdict(fits, bool(config.sweep.gate))
   log.info("%s", verdict["message"])
-  meta = {"machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
+  meta = {"machine": f"{cpu_model()}, {os.cpu_count()} cores, "
                      f"{jax.default_backend()} ({jax.devices()[0].device_kind})",
           "devices": (describe_cpu_devices() if jax.default_backend() == "cpu"
                       else f"{len(jax.devices())} {jax.default_backend()} devices"),

@@ -286,3 +286,25 @@ def test_a_prior_from_results_recovers_the_seed_noise_and_curvature(tmp_path):
   assert prior["seed_sd"][256] == pytest.approx(0.01, rel=0.3)
   assert prior["curvature"][256] == pytest.approx(0.03, rel=0.5)
   assert 4 <= prior["best_K"][256] <= 16
+
+
+def test_the_weak_drifting_table_is_never_called_invariant(tmp_path):
+  """Issue 21's table: a known drift (alpha 0.25, beta 0.6: K* ∝ N^0.71), budgets 1024 and 2048, two seeds,
+  8% noise. Failing to reject is not evidence: no verdict anywhere in its fit.json may say invariant."""
+  from jaxdiv.bound.fits import fit_study
+  from jaxdiv.results import append_rows
+  drift = dict(INVARIANT, alpha=0.25, beta=0.6)
+  rows = surface_rows(drift, (1024, 2048), seeds=2, noise=0.08, points=7, seed=3)
+  append_rows(str(tmp_path), [ResultRow(task="t", probe="ridge", **r) for r in rows])
+  fit_study(str(tmp_path), replicates=20)
+  verdicts = []
+  def walk(node):
+    if isinstance(node, dict):
+      verdicts.extend(str(v) for k, v in node.items() if k == "verdict")
+      for v in node.values():
+        walk(v)
+    elif isinstance(node, list):
+      for v in node:
+        walk(v)
+  walk(json.loads((tmp_path / "fit.json").read_text()))
+  assert verdicts and not any(v.startswith("invariant") for v in verdicts), verdicts

@@ -1,4 +1,4 @@
-"""The demo study (`jaxdiv demo`): a whole study in about 10 minutes on a 2-core laptop.
+"""The demo study (`jaxdiv demo`): a whole study on a 2-core laptop (14-27 min measured; `--plan` estimates it).
 
   jaxdiv sweep --config configs/demo.py --workdir runs/demo         # what `jaxdiv demo` runs
   jaxdiv sweep --config configs/demo.py:quick --workdir /tmp/quick  # the test-size study

@@ -31,5 +31,4 @@ def get_config(arg=None):
   config.sweep.validation_budget = 1024
   config.sweep.replicates = 200
   config.probe.max_train, config.probe.max_test = 2000, 2000
-  config.multi.max_runs_per_chunk = 8
   return config

@@ -115,7 +115,7 @@ def ucurve_figure(task: str, cells: dict, fit: Analysis | None, path: str) -> st
       low, high = band["band"]
       pad = np.median(np.diff(np.sort(ratio))) / 2 if len(ratio) > 1 else 0.1  # half a grid step each side
       ax.axvspan(np.log10(low * low / total) - pad, np.log10(high * high / total) + pad, color=colour, alpha=0.1,
-                 label=f"N={total}: as good as the best")
+                 label=f"N={total}: K as good as the best")
     if fit:
       fitted_at = sorted(m["N"] for m in fit.measured)
       fitted = total in fitted_at or not fitted_at
@@ -127,8 +127,7 @@ def ucurve_figure(task: str, cells: dict, fit: Analysis | None, path: str) -> st
       if len(boot):
         lo, hi = np.percentile(boot, [2.5, 97.5], axis=0)
         ax.fill_between(np.log10(ks * ks / total), lo, hi, color=colour, alpha=0.2)
-  return _save(fig, ax, path, "log10 K/n", f"{task}: error at fixed N (fit band: bootstrap 95%; shade: K as good "
-               "as the best)")
+  return _save(fig, ax, path, "log10 K/n", f"{task}: error at fixed N (curve bands: bootstrap 95%)")
 
 
 def contrast_figure(task: str, class_rows: list, cluster_rows: list, floors: dict, path: str) -> str:
