@@ -3,6 +3,7 @@ two simulated devices each: what a pod does, on one machine."""
 
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -121,9 +122,13 @@ def test_a_two_process_sweep_writes_one_table_and_resumes_after_sigkill(tmp_path
   keys = [tuple(json.loads(line)[k] for k in ("task", "mode", "stage", "N", "K", "seed", "probe")) for line in after]
   assert len(keys) == len(set(keys)), "a row is in the table twice"
   stages = {stage: sum(k[2] == stage for k in keys) for stage in ("baseline", "sweep", "validate")}
-  assert stages == {"baseline": 4, "sweep": 8, "validate": 6}  # 2 tasks x (2 floors; 4 grid runs; 3 at N2)
   stack = os.path.dirname(os.path.dirname(stack_checkpoints))
   assert [json.loads(line)["step"] for line in open(os.path.join(stack, "metrics.jsonl"))] == [6, 12, 18, 24]
   log = open(f"{second}.0.log").read()
-  assert os.path.exists(os.path.join(workdir, "report", "report.md")) and "validate: 3 runs" in log
+  # N2 trains K* and its two neighbours plus the standard K: 3 or 4 K's, as the quick grid's best K lands
+  # (the standard K may coincide with a neighbour), so the count is read from the log, not assumed.
+  validate_runs = int(re.search(r"validate: (\d+) runs", log).group(1))
+  assert validate_runs in (3, 4)
+  assert stages == {"baseline": 4, "sweep": 8, "validate": 2 * validate_runs}  # 2 tasks x (floors; grid; N2)
+  assert os.path.exists(os.path.join(workdir, "report", "report.md"))
   print(f"after the restart: {len(after)} rows, {stages}, none twice")
