@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import os
 from collections import defaultdict
 
@@ -15,13 +16,15 @@ from jaxdiv import distributed, io
 
 RESULTS = "results.jsonl"
 AVERAGE = "average"
+GRID_STAGES = ("sweep", "refine")  # the anti-diagonal at each budget: its grid, and K's refinement added
 
 
 @dataclasses.dataclass(frozen=True)
 class ResultRow:
   """One probe result. Baseline rows have K = n = N = 0 (nothing was pre-trained).
 
-  stage: "sweep" (the grid at the sweep budgets), "gate" (2x steps), "validate" (the larger N),
+  stage: "sweep" (the grid at the sweep budgets), "refine" (K's added around a budget's optimum), "gate"
+  (2x steps), "validate" (the larger N),
   "baseline" (the floors) or "probe" (`jaxdiv probe` on a pretrain workdir). mode: "class", "cluster"
   (k-means labels of a fixed sample, the contrast case), or for baselines "chance" / "random_init"."""
   task: str
@@ -40,6 +43,7 @@ class ResultRow:
   train_loss: float | None = None
   features: int | None = None
   probe_seconds: float | None = None
+  test_sd: float | None = None  # the test-set sampling SD of `error` (`test_sampling_sd`)
 
   @property
   def accuracy(self) -> float:
@@ -122,10 +126,26 @@ def with_average(rows: list[ResultRow]) -> list[ResultRow]:
     if {r.task for r in members} != tasks[cell[0]]:
       continue
     train = [r.train_accuracy for r in members if r.train_accuracy is not None]
+    sds = [r.test_sd for r in members]
+    test_sd = math.sqrt(sum(v * v for v in sds)) / len(sds) if None not in sds else None  # independent test sets
     average.append(dataclasses.replace(
         members[0], task=AVERAGE, error=sum(r.error for r in members) / len(members),
-        val_accuracy=None, l2=None, probe_seconds=None, train_accuracy=train[0] if train else None))
+        val_accuracy=None, l2=None, probe_seconds=None, train_accuracy=train[0] if train else None,
+        test_sd=test_sd))
   return [r for r in rows if r.task != AVERAGE] + average
+
+
+def test_sampling_sd(error: float, test_examples: int) -> float:
+  """The SD of a probe's test error over resamples of its test images: the bootstrap over test images in
+  closed form (a resampled mean of m 0/1 outcomes has variance p(1 − p)/m). It says how much of a row's
+  error is the luck of the test set rather than of the network."""
+  return math.sqrt(max(error * (1.0 - error), 0.0) / test_examples)
+
+
+def with_test_sd(rows: list[ResultRow], test_examples: dict[str, int]) -> list[ResultRow]:
+  """Rows written before `test_sd` existed, given it from each task's test-set size."""
+  return [r if r.test_sd is not None or r.task not in test_examples or r.stage == "baseline"
+          else dataclasses.replace(r, test_sd=test_sampling_sd(r.error, test_examples[r.task])) for r in rows]
 
 
 def field(row, name: str, default=None):

@@ -1,4 +1,5 @@
-"""The whole study as one call: floors, sweep, convergence gate, fit, verdicts, validation at N2, report.
+"""The whole study as one call: floors, sweep, refinement, convergence gate, fit, verdicts, validation at N2,
+report.
 
 Every stage resumes from what the workdir holds. `plan_study` lists every run without training.
 """
@@ -13,7 +14,7 @@ import jax
 import numpy as np
 
 from jaxdiv import distributed, io, timing
-from jaxdiv.bound import power
+from jaxdiv.bound import measured, power
 from jaxdiv.bound.analysis import predict_split
 from jaxdiv.bound.fits import fit_study
 from jaxdiv.probe.runs import load_tasks
@@ -22,7 +23,7 @@ from jaxdiv.results import AVERAGE, read_rows, with_average
 from jaxdiv.runtime import cpu_model, describe_cpu_devices, enable_compilation_cache
 from jaxdiv.sweep import grid
 from jaxdiv.sweep.estimate import estimate_study, fit_report_key
-from jaxdiv.sweep.runner import run_baselines, run_sweep
+from jaxdiv.sweep.runner import per_class_capacity, run_baselines, run_sweep
 from jaxdiv.timing import Phases
 from jaxdiv.train.multi import RunSpec
 from jaxdiv.train.pretrain import build_source
@@ -53,6 +54,61 @@ def gate_specs(config, rows) -> list[RunSpec]:
     mean = {k: np.mean([r.error for r in at if r.K == k]) for k in ks}
     for k in sorted({ks[0], min(mean, key=mean.get), ks[-1]}):
       specs.append(RunSpec(k, total // k, seed))
+  return specs
+
+
+REFINE_STEP = np.sqrt(2.0)
+
+
+def refine_ks(total: int, grid_k, best: dict, k_hi: int, k_lo: int = 2) -> tuple[list[int], str]:
+  """The K's refinement adds at N = `total` (none when the optimum is pinned down) and why.
+
+  Triggered when the measured vertex is at the grid's edge, or its 95% CI spans more than two grid steps.
+  It adds half steps (×√2) on each side of the grid-best K and, at an edge, one grid step beyond it within
+  [k_lo, k_hi] (k_hi from n >= refine_n_min: the gate then says whether such small-n runs trained). K must
+  divide N (K·n = N exactly), so a target without a divisor within a quarter step is skipped and said."""
+  grid_k = np.sort(np.asarray(grid_k, float))
+  step = float(np.median(np.diff(np.log(grid_k)))) if len(grid_k) > 1 else np.log(2.0)
+  low, high = best.get("K_ci95") or (None, None)
+  wide = low is not None and np.log(high / low) > 2 * step + 1e-9
+  if not (best["at_edge"] or wide):
+    return [], "K* pinned down (interior, CI within two grid steps)"
+  centre = best["grid_best_K"]
+  targets = [centre / REFINE_STEP, centre * REFINE_STEP]
+  if centre == grid_k[0]:
+    targets.append(grid_k[0] / np.exp(step))
+  if centre == grid_k[-1]:
+    targets.append(grid_k[-1] * np.exp(step))
+  ks, missing = set(), []
+  for target in targets:
+    if not k_lo <= round(target) <= k_hi:
+      missing.append(f"K ~ {target:.0f} outside [{k_lo}, {k_hi}]")
+      continue
+    k = grid.nearest_divisor(total, target, k_lo, k_hi)
+    if abs(np.log(k / target)) <= step / 4 and k not in grid_k:
+      ks.add(k)
+    else:
+      missing.append(f"no divisor of N near K ~ {target:.1f}")
+  why = "vertex at the grid's edge" if best["at_edge"] else f"K* CI {low:.0f}-{high:.0f} spans > 2 grid steps"
+  return sorted(ks), why + ("; " + ", ".join(missing) if missing else "")
+
+
+def refine_specs(config, rows, max_classes: int, max_per_class: int | None = None) -> list[RunSpec]:
+  """Refinement (`sweep.refine`) at every sweep budget from the average task's grid rows (stage "sweep"
+  only, so a resumed study adds the same K's): `refine_ks` per budget, every seed the same K's, K within
+  the source's classes and n within what its smallest class holds."""
+  sweep = config.sweep
+  average = [r for r in with_average(rows) if r.task == AVERAGE and r.probe == config.probe.kinds[0]]
+  specs = []
+  for total, curve in measured.curves(average, stage="sweep").items():
+    if total not in sweep.budgets or len(curve.K) < 3:
+      continue
+    best = measured.best_k(curve, replicates=sweep.replicates)
+    k_hi = min(max_classes, sweep.k_max, total // max(sweep.refine_n_min or sweep.n_min, 1))
+    k_lo = max(2, -(-total // max_per_class)) if max_per_class else 2
+    ks, why = refine_ks(total, curve.K, best, k_hi, k_lo)
+    log.info("refine N=%d: %s%s", total, why, f"; adds K = {ks}" if ks else "")
+    specs += [RunSpec(k, total // k, seed) for seed in sweep.seeds for k in ks]
   return specs
 
 
@@ -119,6 +175,9 @@ def plan_study(config) -> list[dict]:
     plan.append(entry("baseline", "random_init", 0, None, config.seed))
   specs = grid.design(sweep, sweep.k_max, sweep.n_max)
   plan += [entry("sweep", s.mode, s.num_classes * s.per_class, s.num_classes, s.seed) for s in specs]
+  if sweep.refine:  # at most two half steps and one step beyond an edge per budget; which, the grid decides
+    plan += [entry("refine", "class", total, None, seed) for total in sweep.budgets for seed in sweep.seeds
+             for _ in range(3)]
   for total in gate_budgets(sweep):
     ks = sorted({s.num_classes for s in specs if s.mode == "class" and s.num_classes * s.per_class == total})
     if ks:
@@ -180,6 +239,9 @@ def run_study(config, workdir: str, description: str = "") -> dict:
     with phases.measure("probe"):
       run_baselines(config, workdir, tasks, source)
   rows = run_sweep(config, workdir, stage="sweep", tasks=tasks, phases=phases, source=source)
+  if config.sweep.refine:
+    specs = refine_specs(config, rows, source.num_classes, per_class_capacity(source))
+    rows = run_sweep(config, workdir, specs, stage="refine", tasks=tasks, phases=phases, source=source)
   if config.sweep.gate:
     log.info("convergence gate: retraining the smallest, best and largest K at %gx steps", GATE_STEPS_SCALE)
     run_sweep(config, workdir, gate_specs(config, rows), stage="gate", tasks=tasks, steps_scale=GATE_STEPS_SCALE,

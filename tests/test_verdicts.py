@@ -308,3 +308,110 @@ def test_the_weak_drifting_table_is_never_called_invariant(tmp_path):
         walk(v)
   walk(json.loads((tmp_path / "fit.json").read_text()))
   assert verdicts and not any(v.startswith("invariant") for v in verdicts), verdicts
+
+
+def _paired_curves(seed_sd, noise_sd, replicates, seeds=3, seed=0):
+  """Curves at one N with a known truth: a U in ln K, a seed effect shared by every K of a seed (common
+  initialisation and data order) and independent noise per (K, seed)."""
+  K = np.array([8, 16, 32, 64, 128.0])
+  truth = 0.3 + 0.02 * (np.log(K) - np.log(32)) ** 2
+  rng = np.random.default_rng(seed)
+  for _ in range(replicates):
+    errors = (truth[:, None] + seed_sd * rng.standard_normal((1, seeds))
+              + noise_sd * rng.standard_normal((len(K), seeds)))
+    yield truth, measured.Curve(1024, K, 1024 / K, tuple(range(seeds)), errors)
+
+
+def test_paired_residual_sd_equals_a_least_squares_fit_with_seed_and_k_dummies():
+  _, curve = next(_paired_curves(0.02, 0.01, 1))
+  k, s = curve.errors.shape
+  design = np.concatenate([np.kron(np.eye(k), np.ones((s, 1))), np.kron(np.ones((k, 1)), np.eye(s))[:, 1:]], 1)
+  y = curve.errors.reshape(-1)
+  residual = y - design @ np.linalg.lstsq(design, y, rcond=None)[0]
+  sd, dof = measured.paired_seed_sd(curve)
+  assert dof == (k - 1) * (s - 1) and sd == pytest.approx(np.sqrt(residual @ residual / dof), rel=1e-10)
+  assert measured.paired_seed_sd(measured.Curve(1024, curve.K, curve.n, (0, 1), curve.errors[:, :2])) is None
+
+
+@pytest.mark.parametrize("seed_sd", [0.0, 0.02])
+def test_paired_differences_cover_95_percent_and_are_narrower_under_a_shared_seed_effect(seed_sd):
+  """Coverage by simulation through `difference` (which interior_optimum and holdout use): with a seed
+  effect the paired interval keeps 95% and is narrower than the unpaired one (which over-covers); without
+  one both are right."""
+  covered, widths, unpaired_widths = [], [], []
+  for truth, curve in _paired_curves(seed_sd, 0.01, 1000, seed=7):
+    diff, (low, high) = measured.difference(curve, 0, 2)
+    covered.append(low <= truth[0] - truth[2] <= high)
+    widths.append(high - low)
+    noise = measured.difference_noise(curve)
+    assert noise["form"] == "paired"
+    unpaired_widths.append(2 * stats.t.ppf(0.975, noise["unpaired_dof"]) * noise["unpaired_sd"] * np.sqrt(2 / 3))
+  assert np.mean(covered) == pytest.approx(0.95, abs=0.02)  # 2.9 SE at 1000 replicates
+  ratio = np.median(widths) / np.median(unpaired_widths)
+  assert (ratio < 0.7) if seed_sd else (0.85 < ratio < 1.3)
+
+
+def test_test_set_sd_is_the_bootstrap_over_test_images_and_the_average_adds_tasks_in_quadrature():
+  from jaxdiv.results import test_sampling_sd, with_test_sd
+  rng = np.random.default_rng(0)
+  correct = rng.random(500) < 0.83
+  bootstrap = [correct[rng.integers(0, 500, 500)].mean() for _ in range(4000)]
+  assert test_sampling_sd(1 - correct.mean(), 500) == pytest.approx(np.std(bootstrap), rel=0.05)
+  rows = [ResultRow(task=t, N=64, K=8, n=8, seed=0, error=e) for t, e in (("a", 0.2), ("b", 0.4))]
+  rows = with_test_sd(rows, {"a": 1000, "b": 250})
+  average = [r for r in with_average(rows) if r.task == AVERAGE][0]
+  assert average.error == pytest.approx(0.3)
+  assert average.test_sd == pytest.approx(np.sqrt(0.2 * 0.8 / 1000 + 0.4 * 0.6 / 250) / 2)
+
+
+def _refine_config(total, n_min=8, refine_n_min=0):
+  from jaxdiv.train.config import base_config
+  config = base_config()
+  config.sweep.budgets, config.sweep.seeds, config.sweep.k_min, config.sweep.n_min = [total], [0, 1, 2], 8, n_min
+  config.sweep.refine, config.sweep.refine_n_min, config.sweep.replicates = True, refine_n_min, 200
+  config.probe.kinds = ["ridge"]
+  return config
+
+
+def _u_rows(total, ks, log_k_star, rng, stage="sweep", noise=0.02, curvature=0.01):
+  return [ResultRow(task="t", N=total, K=int(k), n=total // int(k), seed=s, stage=stage,
+                    error=0.3 + curvature * (np.log(k) - log_k_star) ** 2 + noise * rng.standard_normal())
+          for k in ks for s in range(3)]
+
+
+def test_refinement_adds_half_steps_where_n_has_divisors_and_a_step_beyond_an_edge():
+  from jaxdiv.study import refine_ks
+  edge = {"at_edge": True, "grid_best_K": 512, "K_ci95": None}
+  # N = 4096 has no divisor near 512/√2; one step beyond the high edge needs n = 4 (refine_n_min = 4).
+  assert refine_ks(4096, [128, 256, 512], edge, k_hi=1024)[0] == [1024]
+  assert refine_ks(4096, [128, 256, 512], edge, k_hi=512)[0] == []
+  wide = {"at_edge": False, "grid_best_K": 32, "K_ci95": [10.0, 100.0]}
+  assert refine_ks(4608, [8, 16, 32, 64, 128], wide, k_hi=576)[0] == [24, 48]  # 4608 = 2^9·3^2
+  pinned = {"at_edge": False, "grid_best_K": 32, "K_ci95": [24.0, 45.0]}
+  assert refine_ks(4608, [8, 16, 32, 64, 128], pinned, k_hi=576)[0] == []
+
+
+def test_refinement_narrows_the_k_star_interval_on_a_synthetic_surface():
+  """Through refine_specs and best_k: a flat U (0.01 per (ln K)², 2-point noise, three seeds) with its optimum
+  at K = 40 between grid points, where the K* CI spans more than two grid steps in ~3 of 4 tables."""
+  from jaxdiv.study import refine_specs
+  total, grid_k = 4608, [8, 16, 32, 64, 128, 256, 576]
+  config, rng = _refine_config(total), np.random.default_rng(5)
+  widths, refined_widths, added = [], [], set()
+  for _ in range(60):
+    rows = _u_rows(total, grid_k, np.log(40), rng)
+    specs = refine_specs(config, rows, max_classes=10_000)
+    ks = sorted({s.num_classes for s in specs})
+    assert all(s.num_classes * s.per_class == total for s in specs) and len(specs) == 3 * len(ks)
+    added.update(ks)
+    if not ks:  # K* pinned down already: nothing to refine
+      continue
+    grid = measured.best_k(measured.curves(rows)[total])
+    refined = measured.best_k(measured.curves(rows + _u_rows(total, ks, np.log(40), rng, "refine"))[total])
+    widths.append(np.log(grid["K_ci95"][1] / grid["K_ci95"][0]))
+    refined_widths.append(np.log(refined["K_ci95"][1] / refined["K_ci95"][0]))
+  assert added and not added & set(grid_k) and 24 in added and 48 in added  # half steps (x1.5 or x4/3 here)
+  ratio = np.array(refined_widths) / np.array(widths)
+  print(f"\n{len(widths)} of 60 tables refined; median ln(K* CI high/low): grid {np.median(widths):.2f}, refined "
+        f"{np.median(refined_widths):.2f}; median ratio {np.median(ratio):.2f}, narrower in {np.mean(ratio < 1):.0%}")
+  assert len(widths) >= 30 and np.median(ratio) < 0.9 and np.mean(ratio < 1) > 0.6

@@ -37,6 +37,7 @@ class Analysis:
   gate: list = dataclasses.field(default_factory=list)      # measured.gate per gated N
   contrast: list = dataclasses.field(default_factory=list)  # measured.monotone_in_k per N of cluster rows
   band: list = dataclasses.field(default_factory=list)      # measured.as_good_as_best per N
+  noise: list = dataclasses.field(default_factory=list)     # measured.noise_decomposition per N
 
   def to_json(self) -> dict:
     return dataclasses.asdict(self)
@@ -174,12 +175,19 @@ def analyse(rows, *, max_classes: int | None = None, replicates: int = 200, seed
       interior=[measured.interior_optimum(c) for c in curves.values()],
       best_k=[{k: v for k, v in b.items() if k != "log_K_samples"} for b in best_k],
       slope=measured.invariance_slope(best_k),
-      band=[measured.as_good_as_best(c) for c in curves.values()])
+      band=[measured.as_good_as_best(c) for c in curves.values()],
+      noise=[measured.noise_decomposition(c, _test_sd(rows, total)) for total, c in curves.items()])
   if all_rows is not None:
     gated = measured.curves(all_rows, stage="gate")
     out.gate = [measured.gate(curves[total], gated[total]) for total in gated if total in curves]
     out.contrast = [measured.monotone_in_k(c) for c in measured.curves(all_rows, mode="cluster").values()]
   return out
+
+
+def _test_sd(rows, total: int) -> float | None:
+  """Root mean square of the test-set sampling SD over the rows at N = `total` (None if a row lacks it)."""
+  sds = [field(r, "test_sd") for r in rows if int(field(r, "N") or 0) == total]
+  return float(np.sqrt(np.mean(np.square(sds)))) if sds and None not in sds else None
 
 
 def _bound_invariance(fits, scores, K, n, err_by_seed, weights, replicates, seed, budgets, separate_boot=None

@@ -1,9 +1,11 @@
 """Statistics of the measured errors that need no bound model, each able to say no.
 
 - `interior_optimum`: is the best K strictly inside the grid? The best interior K against each end, with
-  Student-t intervals from the budget's pooled seed SD; "yes" only where both exclude 0.
+  Student-t intervals (paired seeds where every K has the same three or more, `difference_noise`); "yes"
+  only where both exclude 0.
 - `best_k`: K* at one N as the vertex of a quadratic in ln K through the grid minimum and its two
-  neighbours, with a parametric bootstrap from the pooled seed SD.
+  neighbours, with a parametric bootstrap from the seed SD of K-to-K differences (paired where it can be).
+- `noise_decomposition`: the between-seed SD (paired and unpaired) beside the probe's test-set SD.
 - `invariance_slope`: the slope of ln K* on ln N across budgets, with an interval. An N-invariant
   ratio K/n means K* ∝ N^(1/2). The verdict rule (`exponent_verdict`, declared before the data): "drifts"
   when the interval excludes 0.5 (a test of exact invariance, the paper's claim), "invariant (within
@@ -24,7 +26,7 @@ import dataclasses
 import numpy as np
 from scipy import stats
 
-from jaxdiv.results import field
+from jaxdiv.results import GRID_STAGES, field
 
 INVARIANT_SLOPE, INVARIANT_BAND = 0.5, 0.15
 GATE_POINTS = 0.01
@@ -61,7 +63,7 @@ class Curve:
     return self.errors[:, ~np.isnan(self.errors).any(axis=0)]
 
 
-def curves(rows, mode: str = "class", stage: str | tuple = "sweep") -> dict[int, Curve]:
+def curves(rows, mode: str = "class", stage: str | tuple = GRID_STAGES) -> dict[int, Curve]:
   """{N: Curve} for one task's rows (ResultRows, or dicts with K, n, seed, error and optionally N, mode, stage);
   `stage` may name several stages, whose rows then share one curve (a later stage wins a shared cell)."""
   out = {}
@@ -98,10 +100,45 @@ def pooled_seed_sd(curve: Curve) -> float | None:
   return float(np.sqrt(np.mean(variances))) if variances else None
 
 
+PAIRED_MIN_SEEDS = 3
+
+
+def paired_seed_sd(curve: Curve) -> tuple[float, int] | None:
+  """(SD, degrees of freedom) of the errors around the additive model K effect + seed effect, or None
+  unless every K has the same >= PAIRED_MIN_SEEDS seeds.
+
+  Seed s gives every K of one N the same initialisation and data-order keys (and nested subsets), so part
+  of a seed's luck is shared by all its K: a seed effect. Differences between K within a seed cancel it;
+  the residual SD (pooled over K, (K − 1)(S − 1) degrees of freedom) is then the noise of a difference of
+  two K's seed means, √(2/S)·SD, where unpaired seeds give √(2/S)·`pooled_seed_sd`."""
+  errors = curve.errors
+  k, s = errors.shape
+  if k < 2 or s < PAIRED_MIN_SEEDS or np.isnan(errors).any():
+    return None
+  residual = errors - errors.mean(1, keepdims=True) - errors.mean(0, keepdims=True) + errors.mean()
+  dof = (k - 1) * (s - 1)
+  return float(np.sqrt((residual ** 2).sum() / dof)), int(dof)
+
+
+def difference_noise(curve: Curve) -> dict | None:
+  """The noise of K-to-K comparisons at one N: paired (`paired_seed_sd`) where the seeds allow, else the
+  pooled seed SD of unpaired seeds; None with one seed. Both SDs are reported so a user can see what
+  pairing buys on their data."""
+  unpaired = pooled_seed_sd(curve)
+  if unpaired is None:
+    return None
+  paired = paired_seed_sd(curve)
+  out = {"unpaired_sd": unpaired, "unpaired_dof": curve.pooled_dof, "paired_sd": None, "paired_dof": None}
+  if paired is not None:
+    out.update(paired_sd=paired[0], paired_dof=paired[1])
+  use = "paired" if paired is not None else "unpaired"
+  out.update(form=use, sd=out[f"{use}_sd"], dof=out[f"{use}_dof"])
+  return out
+
+
 def interior_optimum(curve: Curve) -> dict:
-  """err(end) − err(best interior K) at each end with Student-t 95% intervals from the pooled seed SD
-  (within-K variances averaged over the budget's K, so two seeds already give several degrees of freedom;
-  seeds train separate networks at each K, so the differences are unpaired).
+  """err(end) − err(best interior K) at each end with Student-t 95% intervals (`difference`: paired seeds
+  where every K has the same three or more seeds, else the pooled seed SD of unpaired ones).
 
   "yes" when both ends are worse with confidence; "no (optimum at an edge)" when an end is better with
   confidence; "inconclusive" otherwise; "untested (one seed)" without a seed SD."""
@@ -109,8 +146,9 @@ def interior_optimum(curve: Curve) -> dict:
     return {"verdict": "n/a (fewer than 3 K)", "N": curve.N}
   best = 1 + int(np.argmin(curve.mean[1:-1]))
   spread = pooled_seed_sd(curve)
+  noise = difference_noise(curve)
   out = {"N": curve.N, "best_interior_K": int(curve.K[best]), "seeds": int(curve.seed_counts.max()),
-         "seed_sd": spread}
+         "seed_sd": spread, "differences": noise["form"] if noise else None}
   for side, end in (("low", 0), ("high", len(curve.K) - 1)):
     out[f"{side}_end_K"] = int(curve.K[end])
     out[f"{side}_minus_best"], out[f"{side}_ci95"] = difference(curve, end, best)
@@ -122,6 +160,20 @@ def interior_optimum(curve: Curve) -> dict:
     out["verdict"] = "no (optimum at an edge)"
   else:
     out["verdict"] = "inconclusive"
+  return out
+
+
+def noise_decomposition(curve: Curve, test_sd: float | None) -> dict:
+  """Where one budget's noise comes from: the between-seed SD of the error (network-to-network: new
+  initialisation, data order and subset; paired and unpaired, `difference_noise`) beside the probe's
+  test-set sampling SD (`results.test_sampling_sd`, root mean square over the budget's rows). Seeds are
+  scored on the same test images, so the seed SD already excludes test-set luck: when it dominates, more
+  seeds buy precision; when the test SD does, more probe test images do."""
+  noise = difference_noise(curve) or {}
+  out = {"N": curve.N, "seeds": int(curve.seed_counts.max()), "seed_sd": noise.get("unpaired_sd"),
+         "paired_sd": noise.get("paired_sd"), "test_sd": test_sd}
+  if test_sd and out["seed_sd"]:
+    out["buy"] = "seeds" if out["seed_sd"] > test_sd else "test images"
   return out
 
 
@@ -179,25 +231,26 @@ def budget_stream(seed: int, total: int) -> np.random.Generator:
 def best_k(curve: Curve, replicates: int = 1000, seed: int = 0) -> dict:
   """K* at one N without the bound model, with a 95% interval (None with one seed) from a parametric
   bootstrap: each replicate draws every K's mean error from a t-like law around the measured mean, with the
-  pooled seed SD (`pooled_seed_sd`, scaled by a chi-square draw for its own uncertainty) over √seeds. A
-  seed-resampling bootstrap has only a handful of distinct replicates with two or three seeds. Each budget
+  seed SD of K-to-K comparisons (`difference_noise`: paired where the seeds allow, since a seed effect
+  shared by every K cannot move the vertex; scaled by a chi-square draw for its own uncertainty) over
+  √seeds. A seed-resampling bootstrap has only a handful of distinct replicates with two or three seeds. Each budget
   draws from its own stream (`budget_stream(seed, N)`), so the K* draws of two budgets are independent, as
   `invariance_slope` assumes."""
   log_k = np.log(curve.K)
   log_star, edge = vertex_log_k(log_k, curve.mean)
-  spread = pooled_seed_sd(curve)
+  noise = difference_noise(curve)
   seeds = curve.seed_counts
   samples = None
-  if spread is not None:
+  if noise is not None:
     rng = budget_stream(seed, curve.N)
-    dof = curve.pooled_dof
+    spread, dof = noise["sd"], noise["dof"]
     scale = spread * np.sqrt(dof / rng.chisquare(dof, (replicates, 1)))
     draws = curve.mean + scale / np.sqrt(seeds) * rng.standard_normal((replicates, len(curve.K)))
     samples = vertices_log_k(log_k, draws)[0]
   k_star = float(np.exp(log_star))
   out = {"N": curve.N, "K_star": k_star, "n_star": curve.N / k_star, "ratio": k_star ** 2 / curve.N,
          "at_edge": edge, "grid_best_K": int(curve.K[np.argmin(curve.mean)]), "seeds": int(seeds.max()),
-         "K_ci95": None, "log_K_samples": None}
+         "K_ci95": None, "log_K_samples": None, "noise": noise}
   if samples is not None:
     lo, hi = np.exp(np.percentile(samples, [2.5, 97.5]))
     out.update(K_ci95=[float(lo), float(hi)], log_K_samples=samples.tolist())
@@ -299,14 +352,15 @@ def gate(sweep: Curve, gated: Curve) -> dict:
 
 
 def difference(curve: Curve, a: int, b: int) -> tuple[float, list[float] | None]:
-  """Mean error at row a minus at row b, with a Student-t 95% interval from the pooled seed SD (None with
-  one seed). Seeds train separate networks at each K, so the two means are independent."""
+  """Mean error at row a minus at row b, with a Student-t 95% interval (None with one seed) from
+  `difference_noise`: paired seeds' residual SD where every K has the same three or more seeds, else the
+  pooled seed SD of independent means."""
   diff = float(curve.mean[a] - curve.mean[b])
-  spread = pooled_seed_sd(curve)
-  if spread is None:
+  noise = difference_noise(curve)
+  if noise is None:
     return diff, None
   seeds = curve.seed_counts
-  half = 0.0 if a == b else float(stats.t.ppf(0.975, curve.pooled_dof) * spread
+  half = 0.0 if a == b else float(stats.t.ppf(0.975, noise["dof"]) * noise["sd"]
                                   * np.sqrt(1 / seeds[a] + 1 / seeds[b]))
   return diff, [diff - half, diff + half]
 

@@ -49,7 +49,9 @@ def prior_from_results(workdir: str, probe: str = "ridge", task: str = AVERAGE) 
   if not by_budget:
     raise ValueError(f"{workdir} has no budget with three or more K of task {task!r}: sweep one first, or give "
                      "the prior as numbers (--noise, --curvature)")
-  spreads = {total: measured.pooled_seed_sd(c) for total, c in by_budget.items()}
+  # The noise K-to-K comparisons meet (paired seeds' residual SD where the seeds allow): a seed effect shared
+  # by every K cannot move K*, and the simulated tables draw independent noise per (K, seed).
+  spreads = {total: (measured.difference_noise(c) or {}).get("sd") for total, c in by_budget.items()}
   if any(v is None for v in spreads.values()):
     raise ValueError(f"{workdir} has one seed per K: its seed SD is unknown; give --noise")
   return {"source": workdir, "seed_sd": spreads,

@@ -17,7 +17,7 @@ from jaxdiv.data.sources import split_location, to_channels
 from jaxdiv.probe.features import extract_features
 from jaxdiv.probe.logistic import logistic_probe
 from jaxdiv.probe.ridge import ridge_probe_runs
-from jaxdiv.results import ResultRow
+from jaxdiv.results import ResultRow, test_sampling_sd
 from jaxdiv.train import multi
 from jaxdiv.train.checkpoint import load_run
 from jaxdiv.train.config import load_workdir_config
@@ -38,13 +38,10 @@ def load_tasks(config, channels: int | None = None) -> dict:
   log.info("downstream tasks: %s (each built on first use, the glyph tasks after the design index)",
            ", ".join(config.probe.tasks))
   for task in config.probe.tasks:
-    name, data_dir = split_location(task)
-    if data_dir is None and name not in downstream.TASKS and not name.startswith("glyphs"):
-      data_dir = config.data.data_dir or None
+    name = split_location(task)[0]
     splits = []
     for split, limit in (("train", config.probe.max_train), (config.probe.test_split, config.probe.max_test)):
-      source = get_source(name, split=split, resolution=config.data.resolution, data_dir=data_dir,
-                          channels=channels)
+      source = _task_source(config, task, split, channels)
       indices = np.arange(len(source))
       if limit and len(indices) > limit:
         indices = np.sort(np.random.default_rng([config.probe.seed, len(out)]).choice(indices, limit, replace=False))
@@ -55,6 +52,22 @@ def load_tasks(config, channels: int | None = None) -> dict:
       splits.extend((to_channels(images, channels), labels))  # the glyph pools are grey whatever is asked
     out[name] = tuple(splits)
   return out
+
+
+def _task_source(config, task: str, split: str, channels: int):
+  """A downstream task's split: an embedded task, `NAME@DATA_DIR`, else `data.data_dir`, else TFDS's folder."""
+  name, data_dir = split_location(task)
+  if data_dir is None and name not in downstream.TASKS and not name.startswith("glyphs"):
+    data_dir = config.data.data_dir or None
+  return get_source(name, split=split, resolution=config.data.resolution, data_dir=data_dir, channels=channels)
+
+
+def test_examples(config) -> dict[str, int]:
+  """{task: test images its probe is scored on} as `load_tasks` subsamples them, without reading images:
+  for rows written before they recorded `test_sd`."""
+  return {split_location(task)[0]: min(len(source), config.probe.max_test or len(source))
+          for task in config.probe.tasks
+          for source in [_task_source(config, task, config.probe.test_split, 1)]}
 
 
 @functools.lru_cache(maxsize=16)
@@ -104,7 +117,8 @@ def probe_stack(probe_config, trained: TrainedStack, tasks: dict, strategy: str,
             mode=spec.mode, stage=stage, probe=probe, error=1.0 - float(result.test_accuracy),
             steps=summary.get("steps"), val_accuracy=float(result.val_accuracy), l2=float(result.l2),
             train_accuracy=run.get("train_accuracy"), train_loss=run.get("train_loss"),
-            features=int(train_f.shape[-1]), probe_seconds=round(time.perf_counter() - start, 2)))
+            features=int(train_f.shape[-1]), probe_seconds=round(time.perf_counter() - start, 2),
+            test_sd=test_sampling_sd(1.0 - float(result.test_accuracy), len(test_y))))
   return rows
 
 

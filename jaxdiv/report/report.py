@@ -17,7 +17,7 @@ from jaxdiv import io
 from jaxdiv.bound import measured
 from jaxdiv.bound.analysis import Analysis
 from jaxdiv.bound.model import error_at
-from jaxdiv.results import AVERAGE, ResultRow, read_rows, with_average
+from jaxdiv.results import AVERAGE, GRID_STAGES, ResultRow, read_rows, with_average
 
 
 def _train_accuracy(row: ResultRow) -> float:
@@ -70,7 +70,7 @@ def heatmap_figure(task: str, cells: dict, path: str) -> str:
   K = np.array([k[2] for k in keys], float)
   n = np.array([k[3] for k in keys], float)
   err = np.array([cells[k][0] for k in keys])
-  validate = np.array([k[0] != "sweep" for k in keys])
+  validate = np.array([k[0] not in GRID_STAGES for k in keys])
   points = ax.scatter(np.log10(K), np.log10(n), c=err, cmap="viridis_r", s=260, marker="s",
                       edgecolors=np.where(validate, "red", "black"), linewidths=1.2)
   middle = 0.5 * (err.min() + err.max())
@@ -169,7 +169,7 @@ def summary_table(rows: list[ResultRow], errors: dict, fits: dict, meta: dict) -
   predicted_k = (meta.get("prediction") or {}).get("K")
   out = []
   for task, task_rows in by_task.items():
-    curve = measured.curves(task_rows, stage=("sweep", "validate")).get(total)
+    curve = measured.curves(task_rows, stage=(*GRID_STAGES, "validate")).get(total)
     if curve is None or not (total in meta.get("sweep_N", []) or any(r.stage == "validate" and r.N == total
                                                                     for r in task_rows)):
       continue
@@ -197,7 +197,7 @@ def measured_interior(cells: dict) -> bool:
   """Whether, at every sweep budget, the lowest mean error lies strictly inside the K range."""
   budgets = {k[1] for k in cells if k[0] == "sweep"}
   for total in budgets:
-    error_at = {k[2]: v[0] for k, v in cells.items() if k[0] == "sweep" and k[1] == total}
+    error_at = {k[2]: v[0] for k, v in cells.items() if k[0] in GRID_STAGES and k[1] == total}
     if min(error_at, key=error_at.get) in (min(error_at), max(error_at)):
       return False
   return bool(budgets)
@@ -281,7 +281,7 @@ def answers(fits: dict, meta: dict, table: list[dict]) -> list[str]:
       interior[check["verdict"]].append(f"{task} N={check['N']}")
   if interior:
     lines.append("- **Interior optimum?** (best interior K against each end; yes = both ends worse with 95% "
-                 "confidence, from the pooled seed SD): "
+                 "confidence; paired seeds where every K has the same 3+ seeds): "
                  + "; ".join(f"{verdict}: {', '.join(where)}" for verdict, where in interior.items()))
   if prediction and average_row:
     fitted_on = f" (bound model fitted on N = {meta['fit_N']})" if meta.get("fit_N") else ""
@@ -301,6 +301,19 @@ def answers(fits: dict, meta: dict, table: list[dict]) -> list[str]:
                  f"{check['verdict']} in K (Spearman(ln K, error) per seed: {rhos}; monotone means every seed <= "
                  f"{check['threshold']})")
   return lines + [""]
+
+
+def noise_lines(fits: dict) -> list[str]:
+  """Where each budget's noise comes from (`measured.noise_decomposition`), in points: what to buy next."""
+  lines = ["", "## Where the noise comes from (points of error; seed SD: network to network on the same test "
+           "images, paired: with the seed effect every K shares removed; test SD: the probe's test-set sampling "
+           "SD, a bootstrap over test images)", "",
+           "| task | N | seeds | seed SD | paired SD | test-set SD | more precision from |", "|---" * 7 + "|"]
+  for task, fit in fits.items():
+    for c in fit.noise:
+      sds = " | ".join(_fmt(_points(c[k]), ".2f") for k in ("seed_sd", "paired_sd", "test_sd"))
+      lines.append(f"| {task} | {c['N']} | {c['seeds']} | {sds} | {c.get('buy', '-')} |")
+  return lines
 
 
 def gate_lines(fits: dict) -> list[str]:
@@ -391,7 +404,8 @@ def write_report(workdir: str, probe: str = "ridge", meta: dict | None = None) -
                    f"{_yes_no(r['measured_interior'])} / {_yes_no(not r['boundary'])} |")
   else:
     lines.append("(no validation runs in this workdir)")
-  lines += ["", "## Best K per N, measured (quadratic vertex in ln K; bootstrap from the pooled seed SD) and fitted "
+  lines += ["", "## Best K per N, measured (quadratic vertex in ln K; bootstrap from the seed SD of K-to-K "
+            "differences, paired where every K has the same 3+ seeds) and fitted "
             "(bound model)", "",
             "| task | N | K* measured | 95% CI | K*/n* | K* fitted | 95% CI (ln K, clipped) | share of replicates "
             "interior | grid-best K | family | grad norm |", "|---" * 11 + "|"]
@@ -403,15 +417,18 @@ def write_report(workdir: str, probe: str = "ridge", meta: dict | None = None) -
                    f"{_ci(best['K_ci95'], '.0f')} | {best['ratio']:.3g} | {_fmt(m.get('K_star'), '.1f')} | "
                    f"{_ci(m.get('K_ci95'), '.0f')} | {_fmt(m.get('interior_share'), '.2f')} | {best['grid_best_K']} | "
                    f"{fit.family} | {fit.grad_norm:.1e} |")
-  lines += ["", "## Interior optimum (error at the end minus at the best interior K; 95% CIs from the pooled seed SD)",
-            "", "| task | N | best interior K | low end K | diff | 95% CI | high end K | diff | 95% CI | verdict |",
-            "|---" * 10 + "|"]
+  lines += ["", "## Interior optimum (error at the end minus at the best interior K; 95% CIs from paired seeds "
+            "where every K has the same 3+ seeds, else the pooled seed SD)",
+            "", "| task | N | best interior K | low end K | diff | 95% CI | high end K | diff | 95% CI | differences | "
+            "verdict |", "|---" * 11 + "|"]
   for task, fit in fits.items():
     for c in fit.interior:
       if "best_interior_K" in c:
         lines.append(f"| {task} | {c['N']} | {c['best_interior_K']} | {c['low_end_K']} | "
                      f"{c['low_minus_best']:+.3f} | {_ci(c['low_ci95'])} | {c['high_end_K']} | "
-                     f"{c['high_minus_best']:+.3f} | {_ci(c['high_ci95'])} | {c['verdict']} |")
+                     f"{c['high_minus_best']:+.3f} | {_ci(c['high_ci95'])} | {c.get('differences') or '-'} | "
+                     f"{c['verdict']} |")
+  lines += noise_lines(fits)
   lines += ["", "## K* at each sweep N against the Huber delta of the fit (sensitivity)", ""]
   if fits:
     deltas = [h["delta"] for h in next(iter(fits.values())).huber]
@@ -422,7 +439,7 @@ def write_report(workdir: str, probe: str = "ridge", meta: dict | None = None) -
   lines += ["", "## Figures", ""]
   for task in sorted(errors, key=lambda t: (t == AVERAGE, t)):
     safe = task.replace("/", "_")
-    cells = {k: v for k, v in errors[task].items() if k[0] in ("sweep", "validate")}
+    cells = {k: v for k, v in errors[task].items() if k[0] in (*GRID_STAGES, "validate")}
     if not cells:
       continue
     heat = heatmap_figure(task, cells, os.path.join(out_dir, f"heatmap_{safe}.png"))

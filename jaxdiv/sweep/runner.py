@@ -54,9 +54,11 @@ def baseline_rows(config, source, tasks: dict) -> list[ResultRow]:
 
 
 def head_classes(sweep, total: int, max_classes: int) -> int:
-  """The head every stack at N = `total` gets: as many classes as any run there may have (n >= n_min, at
-  most the source's classes), so the grid, contrast, gate and validation at one N share one program."""
-  return min(max_classes, total // max(sweep.n_min, 1))
+  """The head every stack at N = `total` gets: as many classes as any run there may have (n >= n_min, or
+  refine_n_min where refinement may step below it; at most the source's classes), so the grid, refinement,
+  contrast, gate and validation at one N share one program and each seed one initialisation."""
+  n_floor = min(sweep.n_min, sweep.refine_n_min) if sweep.get("refine") and sweep.get("refine_n_min") else sweep.n_min
+  return min(max_classes, total // max(n_floor, 1))
 
 
 def run_sweep(config, workdir: str, specs: list[multi.RunSpec] | None = None, stage: str = "sweep",
@@ -71,7 +73,7 @@ def run_sweep(config, workdir: str, specs: list[multi.RunSpec] | None = None, st
   with phases.measure("data"):
     source = source or build_source(config)
   if specs is None:
-    specs = grid.design(config.sweep, source.num_classes, _per_class_capacity(source))
+    specs = grid.design(config.sweep, source.num_classes, per_class_capacity(source))
   done = finished_runs(workdir, config.probe.tasks, config.probe.kinds)
   todo = [s for s in specs if _run_key(s, stage) not in done]
   log.info("%s: %d runs, %d finished, %d to do", stage, len(specs), len(specs) - len(todo), len(todo))
@@ -164,5 +166,6 @@ def run_baselines(config, workdir: str, tasks: dict | None = None, source=None) 
   return read_rows(workdir)
 
 
-def _per_class_capacity(source) -> int:
+def per_class_capacity(source) -> int:
+  """What the source's smallest class holds: the largest n every class can give."""
   return int(np.bincount(source.labels).min())

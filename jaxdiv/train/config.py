@@ -44,7 +44,7 @@ def base_config() -> ml_collections.ConfigDict:
   config.sweep = dict(grid="anti_diagonal", budgets=[2000], points=6, k_min=2, k_max=1_000_000, n_min=2,
                       n_max=1_000_000, seeds=[0], cluster=False, cluster_budgets=[], cluster_seeds=[], gate=True,
                       gate_budgets=[], baselines=True, standard_classes=1000, fit_budgets=[], validation_budget=0,
-                      validation_spread=3.0, replicates=200)
+                      validation_spread=3.0, replicates=200, refine=False, refine_n_min=0)
   config.probe = dict(tasks=["jaxdiv_han_heldout", "jaxdiv_latin_letters", "jaxdiv_greek_cyrillic",
                              "jaxdiv_hangul", "jaxdiv_fashion_mnist", "jaxdiv_digits"],
                       kinds=["ridge"], max_train=2000, max_test=1000, seed=0, batch_size=500, test_split="test")
