@@ -39,12 +39,16 @@ def gate_budgets(sweep) -> list[int]:
   return sorted(sweep.gate_budgets or sweep.budgets)
 
 
+def _average_rows(config, rows) -> list:
+  """The average task's rows of the study's first probe: what the gate and refinement choose K's from."""
+  return [r for r in with_average(rows) if r.task == AVERAGE and r.probe == config.probe.kinds[0]]
+
+
 def gate_specs(config, rows) -> list[RunSpec]:
   """At each gated budget: the smallest, the best (average task, mean over seeds) and the largest K of the
   sweep's grid, first seed, to be retrained at 2x steps."""
   seed = config.sweep.seeds[0]
-  average = [r for r in with_average(rows) if r.task == AVERAGE and r.stage == "sweep" and r.mode == "class"
-             and r.probe == config.probe.kinds[0]]
+  average = [r for r in _average_rows(config, rows) if r.stage == "sweep" and r.mode == "class"]
   specs = []
   for total in gate_budgets(config.sweep):
     at = [r for r in average if r.N == total]
@@ -98,9 +102,8 @@ def refine_specs(config, rows, max_classes: int, max_per_class: int | None = Non
   only, so a resumed study adds the same K's): `refine_ks` per budget, every seed the same K's, K within
   the source's classes and n within what its smallest class holds."""
   sweep = config.sweep
-  average = [r for r in with_average(rows) if r.task == AVERAGE and r.probe == config.probe.kinds[0]]
   specs = []
-  for total, curve in measured.curves(average, stage="sweep").items():
+  for total, curve in measured.curves(_average_rows(config, rows), stage="sweep").items():
     if total not in sweep.budgets or len(curve.K) < 3:
       continue
     best = measured.best_k(curve, replicates=sweep.replicates)

@@ -145,8 +145,8 @@ def interior_optimum(curve: Curve) -> dict:
   if len(curve.K) < 3:
     return {"verdict": "n/a (fewer than 3 K)", "N": curve.N}
   best = 1 + int(np.argmin(curve.mean[1:-1]))
-  spread = pooled_seed_sd(curve)
   noise = difference_noise(curve)
+  spread = noise["unpaired_sd"] if noise else None
   out = {"N": curve.N, "best_interior_K": int(curve.K[best]), "seeds": int(curve.seed_counts.max()),
          "seed_sd": spread, "differences": noise["form"] if noise else None}
   for side, end in (("low", 0), ("high", len(curve.K) - 1)):
