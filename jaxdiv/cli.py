@@ -122,25 +122,31 @@ def _power(args, plan) -> dict:
 
 
 def _study(args, overrides):
+  from jaxdiv.imbalance import is_imbalance_study, plan_imbalance, run_imbalance_study
   from jaxdiv.study import plan_study, plan_total, run_study
   config = _config(args, overrides)
   what = "demo" + (" (quick)" if args.quick else "") if args.command == "demo" else args.config
+  imbalanced = is_imbalance_study(config)
   if args.plan:
     from jaxdiv.runtime import enable_compilation_cache
     from jaxdiv.sweep.estimate import estimate_line, estimate_study
-    plan = plan_study(config)
+    plan = plan_imbalance(config) if imbalanced else plan_study(config)
     total = plan_total(plan)
     if not args.no_estimate:
       enable_compilation_cache()
       total["estimate"] = estimate_study(config, plan)
-    if args.power:
+    if args.power and not imbalanced:
       total["power"] = _power(args, plan)
     print("\n".join(json.dumps(entry) for entry in plan + [{"total": total}]), flush=True)
     if not args.no_estimate:
       print(estimate_line(what, total["estimate"]), file=sys.stderr)
-    if args.power:
+    if args.power and not imbalanced:
       from jaxdiv.bound.power import preview_lines
       print("\n".join(preview_lines(total["power"])), file=sys.stderr)
+    return
+  if imbalanced:
+    summary = run_imbalance_study(config, args.workdir, what)
+    print(f"{what}: done in {summary['seconds']:.0f} s.\nreport: {summary['report']}")
     return
   summary = run_study(config, args.workdir, what)
   print(f"{what}: done in {summary['seconds']:.0f} s. {summary['verdict']['message']}\n"
@@ -163,7 +169,14 @@ def _probe(args, _):
 
 
 def _report(args, _):
+  from jaxdiv import io
+  from jaxdiv.imbalance import is_imbalance_study
   from jaxdiv.report import write_report
+  from jaxdiv.train.config import load_workdir_config
+  if io.exists(os.path.join(args.workdir, "config.json")) and is_imbalance_study(load_workdir_config(args.workdir)):
+    from jaxdiv.report.imbalance import write_imbalance_report
+    print(write_imbalance_report(args.workdir, args.probe))
+    return
   print(write_report(args.workdir, args.probe))
 
 

@@ -44,6 +44,11 @@ class ResultRow:
   features: int | None = None
   probe_seconds: float | None = None
   test_sd: float | None = None  # the test-set sampling SD of `error` (`test_sampling_sd`)
+  imbalance: float = 0.0  # the Zipf exponent s of the run's class sizes (0: balanced, K_eff = K)
+  K_eff: float | None = None  # exp(entropy of the run's label distribution)
+  # The pre-trained network's own task on images of its K classes it never trained on (a few per class).
+  pretrain_heldout_error: float | None = None
+  pretrain_heldout_loss: float | None = None
 
   @property
   def accuracy(self) -> float:
@@ -52,7 +57,7 @@ class ResultRow:
   @property
   def cell(self) -> tuple:
     """What identifies a measurement apart from the task: rows of one cell are averaged over tasks."""
-    return (self.probe, self.mode, self.stage, self.N, self.K, self.n, self.seed)
+    return (self.probe, self.mode, self.stage, self.N, self.K, self.n, self.seed, self.imbalance)
 
   @classmethod
   def from_dict(cls, row: dict) -> ResultRow:
@@ -108,6 +113,19 @@ def append_rows(workdir: str, rows: list[ResultRow]) -> None:
     existing = io.read_text(path) if io.exists(path) else ""
     io.write_text_atomic(path, existing + "".join(json.dumps(r.to_dict()) + "\n" for r in rows))
   distributed.barrier(f"append_rows:{path}")
+
+
+def rewrite_rows(workdir: str, rows: list[ResultRow]) -> None:
+  """Replace the whole table with `rows` through a temporary file (a field filled in for rows a study already
+  holds, like the pre-training held-out error of a study that predates it)."""
+  if distributed.is_writer():
+    io.write_text_atomic(results_path(workdir), "".join(json.dumps(r.to_dict()) + "\n" for r in rows))
+  distributed.barrier(f"rewrite_rows:{results_path(workdir)}")
+
+
+def run_key(row) -> tuple:
+  """What identifies a trained run (apart from the task and probe its rows are about)."""
+  return (row.stage, row.mode, row.N, row.K, row.n, row.seed, float(row.imbalance))
 
 
 def with_average(rows: list[ResultRow]) -> list[ResultRow]:

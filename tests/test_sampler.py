@@ -74,3 +74,75 @@ def test_relabel_is_contiguous_in_draw_order():
   new, k = sampler.relabel(labels, idx)
   assert k == 4
   np.testing.assert_array_equal(new, np.repeat(np.arange(4), 3))
+
+
+@pytest.mark.parametrize("num_classes,per_class", [(4, 5), (8, 16), (13, 7)])
+def test_imbalance_zero_is_todays_sampler(num_classes, per_class):
+  """s = 0 with N = K·n gives exactly `subset_indices`: the same indices in the same order, every seed."""
+  labels = make_labels(num_classes=20, per_class=40)
+  for seed in range(3):
+    np.testing.assert_array_equal(
+        sampler.imbalanced_subset_indices(labels, num_classes, num_classes * per_class, 0.0, seed),
+        sampler.subset_indices(labels, num_classes, per_class, seed))
+  np.testing.assert_array_equal(sampler.power_law_sizes(num_classes, num_classes * per_class, 0.0),
+                                np.full(num_classes, per_class))
+
+
+@pytest.mark.parametrize("exponent", [0.5, 1.0, 1.5])
+def test_power_law_sizes_follow_the_law_and_grow_with_n(exponent):
+  """Sizes sum to N, are >= 1, fall with the class rank like (k + 1)^-s, and never shrink when N grows
+  (house-monotone), which keeps one seed's subsets nested in N."""
+  previous = sampler.power_law_sizes(16, 16, exponent)
+  for total in range(17, 800, 7):
+    sizes = sampler.power_law_sizes(16, total, exponent)
+    assert sizes.sum() == total and (sizes >= 1).all() and (np.diff(sizes) <= 0).all()
+    assert (sizes >= previous).all()
+    previous = sizes
+  law = np.arange(1, 17) ** -exponent
+  np.testing.assert_allclose(previous / previous.sum(), law / law.sum(), atol=0.01)
+
+
+def test_imbalanced_subsets_nest_in_n_and_k():
+  """One seed: at a fixed K the subset at N1 is inside the one at N2 > N1; the K classes are a prefix of the
+  K2 > K ones; and every class's samples are a prefix of one per-class order whatever K, N and s are."""
+  labels = make_labels(num_classes=30, per_class=400)
+  small = sampler.imbalanced_subset_indices(labels, 8, 240, 1.0, seed=5)
+  large = sampler.imbalanced_subset_indices(labels, 8, 960, 1.0, seed=5)
+  assert set(small.tolist()) <= set(large.tolist())
+  more = sampler.imbalanced_subset_indices(labels, 16, 960, 1.0, seed=5)
+  classes = list(dict.fromkeys(labels[large].tolist()))
+  assert list(dict.fromkeys(labels[more].tolist()))[:8] == classes
+  balanced = sampler.subset_indices(labels, 16, 100, seed=5)
+  for c in classes:
+    for subset in (small, large, more):
+      picked = subset[labels[subset] == c]
+      full = balanced[labels[balanced] == c]
+      shorter, longer = (picked, full) if len(picked) <= len(full) else (full, picked)
+      np.testing.assert_array_equal(longer[:len(shorter)], shorter)
+
+
+def test_imbalance_errors_name_the_fix():
+  labels = make_labels(num_classes=20, per_class=30)
+  with pytest.raises(ValueError, match="use N >= K"):
+    sampler.power_law_sizes(10, 9, 1.0)
+  with pytest.raises(ValueError, match=">= 0"):
+    sampler.power_law_sizes(10, 100, -0.5)
+  with pytest.raises(ValueError, match="lower the exponent or N"):
+    sampler.imbalanced_subset_indices(labels, 4, 100, 2.0, seed=0)
+
+
+def test_effective_classes_and_heldout_indices():
+  assert sampler.effective_classes([5, 5, 5, 5]) == pytest.approx(4.0)
+  assert sampler.effective_classes([97, 1, 1, 1]) < 1.2
+  labels = make_labels(num_classes=10, per_class=40)
+  subset = sampler.imbalanced_subset_indices(labels, 4, 40, 1.0, seed=3)
+  held = sampler.heldout_indices(labels, subset, 3, seed=3)
+  assert not set(held.tolist()) & set(subset.tolist())
+  assert list(dict.fromkeys(labels[held].tolist())) == list(dict.fromkeys(labels[subset].tolist()))
+  assert np.bincount(labels[held]).max() == 3
+  # The held-out images are the next ones of each class's order: the same whatever K is.
+  bigger = sampler.imbalanced_subset_indices(labels, 6, 60, 1.0, seed=3)
+  held_bigger = sampler.heldout_indices(labels, bigger, 3, seed=3)
+  first = labels[subset][0]
+  if (labels[subset] == first).sum() == (labels[bigger] == first).sum():
+    np.testing.assert_array_equal(held[labels[held] == first], held_bigger[labels[held_bigger] == first])

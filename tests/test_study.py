@@ -136,6 +136,19 @@ def test_sweep_killed_and_restarted_loses_no_row(tmp_path):
   assert {r.mode for r in added if r.stage == "baseline"} == {"chance", "random_init"}
   assert probe_study(str(tmp_path), ["jaxdiv_greek_cyrillic"]) == []
 
+  # Every run's pre-training held-out error is recorded, and a study written before it existed gets the same
+  # values filled in from its checkpoints (nothing retrained, every other field untouched).
+  trained = [r for r in after if r.stage == "sweep"]
+  assert all(r.pretrain_heldout_error is not None and 0 <= r.pretrain_heldout_error <= 1 for r in trained)
+  assert all(r.K_eff == pytest.approx(r.K) and r.imbalance == 0 for r in trained)
+  import dataclasses
+
+  from jaxdiv.results import rewrite_rows
+  rewrite_rows(str(tmp_path), [dataclasses.replace(r, pretrain_heldout_error=None, pretrain_heldout_loss=None)
+                               for r in after])
+  assert probe_study(str(tmp_path)) == []
+  assert read_rows(str(tmp_path)) == after
+
 
 def test_colab_notebook_runs_the_quick_demo_headless(tmp_path):
   """The notebook top to bottom (quick mode): the study, the table and the figures."""

@@ -35,8 +35,8 @@ def read_results(workdir: str, probe: str = "ridge") -> dict[str, list[ResultRow
 
 
 def sweep_rows(rows: list[ResultRow]) -> list[ResultRow]:
-  """The rows the bound model is fitted to: the sweep's class-labelled runs, refinement's included."""
-  return [r for r in rows if r.stage in GRID_STAGES and r.mode == "class"]
+  """The rows the bound model is fitted to: the sweep's class-labelled balanced runs, refinement's included."""
+  return [r for r in rows if r.stage in GRID_STAGES and r.mode == "class" and not r.imbalance]
 
 
 def fit_study(workdir: str, probe: str = "ridge", max_classes: int | None = None, replicates: int = 200,

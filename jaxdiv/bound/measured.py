@@ -63,16 +63,18 @@ class Curve:
     return self.errors[:, ~np.isnan(self.errors).any(axis=0)]
 
 
-def curves(rows, mode: str = "class", stage: str | tuple = GRID_STAGES) -> dict[int, Curve]:
-  """{N: Curve} for one task's rows (ResultRows, or dicts with K, n, seed, error and optionally N, mode, stage);
-  `stage` may name several stages, whose rows then share one curve (a later stage wins a shared cell)."""
+def curves(rows, mode: str = "class", stage: str | tuple = GRID_STAGES, imbalance: float = 0.0) -> dict[int, Curve]:
+  """{N: Curve} for one task's rows (ResultRows, or dicts with K, n, seed, error and optionally N, mode, stage,
+  imbalance); `stage` may name several stages, whose rows then share one curve (a later stage wins a shared
+  cell). Only rows of class-size exponent `imbalance` count (0: balanced classes)."""
   out = {}
   stages = (stage,) if isinstance(stage, str) else tuple(stage)
   table = [(int(field(r, "N") or round(field(r, "K") * field(r, "n"))), int(field(r, "K")), int(field(r, "n")),
             int(field(r, "seed", 0)), float(field(r, "error")))
            for r in sorted(rows, key=lambda r: stages.index(field(r, "stage", "sweep"))
                            if field(r, "stage", "sweep") in stages else 0)
-           if field(r, "mode", "class") == mode and field(r, "stage", "sweep") in stages]
+           if field(r, "mode", "class") == mode and field(r, "stage", "sweep") in stages
+           and float(field(r, "imbalance", 0.0) or 0.0) == float(imbalance)]
   for total in sorted({t[0] for t in table}):
     at = [t for t in table if t[0] == total]
     points = sorted({(k, m) for _, k, m, _, _ in at})

@@ -134,17 +134,30 @@ def materialise(source, indices, *, cache_dir: str | None = None, chunk: int = 1
 
 @dataclasses.dataclass(frozen=True)
 class Subset:
-  """A drawn K×n subset: source indices, contiguous labels 0..K-1, and its shape."""
+  """A drawn K×n subset: source indices, contiguous labels 0..K-1, and its shape (n the mean class size
+  when `imbalance` > 0)."""
   indices: np.ndarray
   labels: np.ndarray
   num_classes: int
   per_class: int
+  imbalance: float = 0.0
+
+  @property
+  def effective_classes(self) -> float:
+    return sampler.effective_classes(np.bincount(self.labels))
 
 
-def draw_subset(source, num_classes: int, per_class: int, seed: int, nested: bool = True) -> Subset:
-  indices = sampler.subset_indices(source.labels, num_classes, per_class, seed, nested)
+def draw_subset(source, num_classes: int, per_class: int, seed: int, nested: bool = True,
+                imbalance: float = 0.0) -> Subset:
+  """K classes × n samples, or with `imbalance` s > 0 the same N = K·n in power-law class sizes."""
+  if imbalance:
+    if not nested:
+      raise ValueError("imbalanced subsets are always nested; use nested=True with imbalance > 0")
+    indices = sampler.imbalanced_subset_indices(source.labels, num_classes, num_classes * per_class, imbalance, seed)
+  else:
+    indices = sampler.subset_indices(source.labels, num_classes, per_class, seed, nested)
   labels, k = sampler.relabel(source.labels, indices)
-  return Subset(indices, labels, k, per_class)
+  return Subset(indices, labels, k, per_class, float(imbalance))
 
 
 def batch_positions(key: jax.Array, num_examples: int, batch_size: int, step) -> jax.Array:

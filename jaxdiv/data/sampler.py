@@ -8,6 +8,8 @@ differ only by the data added, which lowers the variance of differences along th
 
 from __future__ import annotations
 
+import heapq
+
 import numpy as np
 
 
@@ -65,25 +67,50 @@ def subset_indices(labels, num_classes: int, per_class: int, seed: int, nested: 
 
 
 def power_law_sizes(num_classes: int, total: int, exponent: float) -> np.ndarray:
-  """Class sizes proportional to rank^-exponent, each >= 1, summing to exactly `total`."""
+  """Class sizes n_k ∝ (k + 1)^-exponent for k = 0..K-1, each >= 1, summing to exactly `total`.
+
+  Every class gets one sample; the other N − K are apportioned by the D'Hondt divisor method (seat j of
+  class k has priority w_k / (j + 1), ties to the lower k). A divisor method is house-monotone: raising
+  N never takes a sample from a class, so one seed's subsets stay nested in N at a fixed K (largest-
+  remainder rounding is not: the Alabama paradox). Exponent 0 and N = K·n give every class exactly n.
+  """
+  if num_classes < 1:
+    raise ValueError(f"num_classes must be >= 1, got {num_classes}")
+  if exponent < 0:
+    raise ValueError(f"the imbalance exponent must be >= 0 (0 = balanced), got {exponent}")
   if total < num_classes:
-    raise ValueError(f"total={total} cannot give each of {num_classes} classes a sample")
+    raise ValueError(f"N={total} cannot give each of K={num_classes} classes a sample; use N >= K (or fewer "
+                     "classes)")
   weights = np.arange(1, num_classes + 1, dtype=np.float64) ** -float(exponent)
   spare = total - num_classes
-  raw = spare * weights / weights.sum()
-  sizes = np.floor(raw).astype(np.int64)
-  # Largest-remainder rounding keeps the total exact.
-  remainder = spare - sizes.sum()
-  sizes[np.argsort(-(raw - sizes), kind="stable")[:remainder]] += 1
-  return sizes + 1
+  # D'Hondt meets the lower quota, so floor(quota) seats (less a rounding guard) are surely its own.
+  quota = spare * weights / weights.sum()
+  seats = np.maximum(np.floor(quota * (1 - 1e-12)) - 1, 0).astype(np.int64)
+  heap = [(-weights[k] / (seats[k] + 1), k) for k in range(num_classes)]
+  heapq.heapify(heap)
+  for _ in range(spare - int(seats.sum())):
+    _, k = heapq.heappop(heap)
+    seats[k] += 1
+    heapq.heappush(heap, (-weights[k] / (seats[k] + 1), k))
+  return seats + 1
+
+
+def effective_classes(sizes) -> float:
+  """K_eff = exp(entropy of the label distribution): K for balanced classes, fewer the more skewed."""
+  p = np.asarray(sizes, np.float64)
+  p = p[p > 0] / p.sum()
+  return float(np.exp(-(p * np.log(p)).sum()))
 
 
 def imbalanced_subset_indices(labels, num_classes: int, total: int, exponent: float, seed: int
                               ) -> np.ndarray:
-  """Like `subset_indices` with the same total N = `total`, but class sizes follow a power law.
+  """`subset_indices` with class sizes following `power_law_sizes`: N = `total` exactly, the largest share
+  to the first class of the seed's class order, class-major order.
 
-  The largest share goes to the first class of the seeded class order; exponent 0 is balanced
-  up to rounding.
+  Nested like `subset_indices`: the classes are a prefix of the seed's class permutation and each class's
+  samples a prefix of its own permutation, so a class's samples at any (K, N, exponent) are one list's
+  prefix; with house-monotone sizes, the subset at N1 <= N2 (same K, exponent) is contained in the one at
+  N2. Exponent 0 with N = K·n returns exactly `subset_indices(labels, K, n, seed)`.
   """
   classes, members = _class_members(labels)
   if num_classes > len(classes):
@@ -96,10 +123,26 @@ def imbalanced_subset_indices(labels, num_classes: int, total: int, exponent: fl
   for class_id, size in zip(chosen, sizes):
     pool = by_class[int(class_id)]
     if size > len(pool):
-      raise ValueError(f"The power law asks class {int(class_id)} for {int(size)} samples but it holds "
-                       f"{len(pool)}; lower the exponent or the total.")
+      raise ValueError(f"imbalance {exponent:g} gives class {int(class_id)} (the largest share at K={num_classes}, "
+                       f"N={total}) {int(size)} samples but it holds {len(pool)}; lower the exponent or N, or "
+                       "raise K")
     picks.append(_permuted(pool, seed, class_id, True, 0)[:size])
   return np.concatenate(picks).astype(np.int64)
+
+
+def heldout_indices(labels, subset, per_class: int, seed: int) -> np.ndarray:
+  """Up to `per_class` source indices per class of `subset` that the subset does not hold: the next ones
+  of each class's seeded permutation (the subset holds a prefix of it), so a class's held-out images are
+  the same whatever the run's K and n. For a run's pre-training held-out error; class-major order."""
+  labels = np.asarray(labels)
+  subset = np.asarray(subset)
+  classes, members = _class_members(labels)
+  by_class = dict(zip(classes.tolist(), members))
+  picks = []
+  for class_id in dict.fromkeys(labels[subset].tolist()):  # the subset's classes, in its order
+    order = _permuted(by_class[int(class_id)], seed, class_id, True, 0)
+    picks.append(order[~np.isin(order, subset)][:per_class].astype(np.int64))
+  return np.concatenate(picks) if picks else np.zeros(0, np.int64)
 
 
 def relabel(labels, indices) -> tuple[np.ndarray, int]:

@@ -71,12 +71,13 @@ def test_examples(config) -> dict[str, int]:
 
 
 @functools.lru_cache(maxsize=16)
-def stacked_feature_fn(model, strategy: str, mesh=None):
+def stacked_feature_fn(model, strategy: str, mesh=None, features_only: bool = True):
   """(stacked variables, (B, H, W, C)) -> (R, B, D): every run of a stack on one batch, mapped or vmapped
   like training, and on the stack's `mesh` each device computing its own runs (a CPU wave uses every
-  core). Cached per (model, strategy, mesh), so stacks of one shape share one compiled program."""
+  core). Cached per (model, strategy, mesh), so stacks of one shape share one compiled program. D is the
+  feature width, or with `features_only=False` the (padded) head's logits."""
   def features(variables, x):
-    return multi.over_runs(lambda v: model.apply(v, x, features_only=True), strategy)(variables)
+    return multi.over_runs(lambda v: model.apply(v, x, features_only=features_only), strategy)(variables)
   if mesh is None:
     return features
   return multi.shard_over_runs(features, strategy, mesh, (jax.P("runs"), jax.P()), jax.P("runs"))
@@ -99,9 +100,12 @@ def probe_results(probe_config, train_f, train_y, test_f, test_y) -> dict:
   return results
 
 
-def probe_stack(probe_config, trained: TrainedStack, tasks: dict, strategy: str, stage: str) -> list[ResultRow]:
-  """One row per (task, probe kind, run) of a trained stack. On a pod every host computes the features
+def probe_stack(probe_config, trained: TrainedStack, tasks: dict, strategy: str, stage: str,
+                heldout: list | None = None) -> list[ResultRow]:
+  """One row per (task, probe kind, run) of a trained stack, each with the run's pre-training held-out error
+  and loss when `heldout` (`heldout.pretrain_heldout`) has them. On a pod every host computes the features
   (the runs are spread over them); process 0 alone probes and returns rows."""
+  heldout = heldout or [None] * len(trained.specs)
   feature_fn = stacked_feature_fn(trained.model, strategy, stack_mesh(trained))
   summary, rows = trained.summary, []
   for task, (train_x, train_y, test_x, test_y) in tasks.items():
@@ -111,14 +115,18 @@ def probe_stack(probe_config, trained: TrainedStack, tasks: dict, strategy: str,
     if not distributed.is_writer():
       continue
     for probe, per_run in probe_results(probe_config, train_f, train_y, test_f, test_y).items():
-      for spec, run, result in zip(trained.specs, summary["runs"], per_run):
+      for spec, run, result, held in zip(trained.specs, summary["runs"], per_run, heldout):
         rows.append(ResultRow(
             task=task, N=spec.num_classes * spec.per_class, K=spec.num_classes, n=spec.per_class, seed=spec.seed,
             mode=spec.mode, stage=stage, probe=probe, error=1.0 - float(result.test_accuracy),
             steps=summary.get("steps"), val_accuracy=float(result.val_accuracy), l2=float(result.l2),
             train_accuracy=run.get("train_accuracy"), train_loss=run.get("train_loss"),
             features=int(train_f.shape[-1]), probe_seconds=round(time.perf_counter() - start, 2),
-            test_sd=test_sampling_sd(1.0 - float(result.test_accuracy), len(test_y))))
+            test_sd=test_sampling_sd(1.0 - float(result.test_accuracy), len(test_y)),
+            imbalance=float(spec.imbalance), K_eff=run.get("effective_classes") or (
+                float(spec.num_classes) if spec.mode == "class" and not spec.imbalance else None),
+            pretrain_heldout_error=held["error"] if held else None,
+            pretrain_heldout_loss=held["loss"] if held else None))
   return rows
 
 

@@ -461,6 +461,10 @@ def write_report(workdir: str, probe: str = "ridge", meta: dict | None = None) -
                            f"{', '.join(f'{x:+.2f}' for x in c['spearman_per_seed'])})"
                            for c in (fits[task].contrast if task in fits else []))
       lines += [f"### {task}: {verdicts}", "", f"![contrast]({os.path.basename(path)})", ""]
+  if any(r.pretrain_heldout_error is not None for r in rows):
+    from jaxdiv.report.imbalance import heldout_figure, heldout_lines
+    scatter = heldout_figure(with_average(rows), os.path.join(out_dir, "heldout_vs_downstream.png"))
+    lines += heldout_lines(rows) + [f"![pre-training vs downstream error]({os.path.basename(scatter)})", ""]
   lines += ["## Train accuracy beside probe error (under-training shows at the high-K end)", "",
             "| stage | N | K | n | train acc | " + " | ".join(t for t in errors if t != AVERAGE) + " |",
             "|---" * (5 + len(errors) - 1) + "|"]

@@ -33,6 +33,16 @@ def anti_diagonal(total: int, points: int, k_min: int, k_max: int, n_min: int = 
   return [(k, total // k) for k in ks]
 
 
+def explicit_ks(total: int, k_values, k_max: int) -> list[int]:
+  """`sweep.k_values` at N = `total`, checked: each must divide N (K·n = N exactly) and fit the source."""
+  bad = [int(k) for k in k_values if total % int(k) or not 1 <= int(k) <= k_max]
+  if bad:
+    near = [int(nearest_divisor(total, k, 1, k_max)) for k in bad]
+    raise ValueError(f"sweep.k_values {bad} at N={total}: each K must divide N and lie in [1, {k_max}]; the nearest "
+                     f"that do are {near}")
+  return sorted({int(k) for k in k_values})
+
+
 def full_grid(k_values, n_values) -> list[tuple[int, int]]:
   return [(int(k), int(n)) for k in k_values for n in n_values]
 
@@ -40,7 +50,9 @@ def full_grid(k_values, n_values) -> list[tuple[int, int]]:
 def design(sweep, max_classes: int, max_per_class: int) -> list[RunSpec]:
   """The config's grid as run specs: anti-diagonals (or the full grid), each seed, each mode."""
   k_max = min(sweep.k_max, max_classes)
-  if sweep.grid == "anti_diagonal":
+  if sweep.get("k_values"):
+    pairs = [(k, total // k) for total in sweep.budgets for k in explicit_ks(total, sweep.k_values, k_max)]
+  elif sweep.grid == "anti_diagonal":
     pairs = [p for total in sweep.budgets
              for p in anti_diagonal(total, sweep.points, sweep.k_min, k_max, sweep.n_min, max_per_class)]
   elif sweep.grid == "full":
@@ -54,7 +66,8 @@ def design(sweep, max_classes: int, max_per_class: int) -> list[RunSpec]:
     if stray:
       raise ValueError(f"sweep.{name} names N = {stray}, which sweep.budgets = {list(sweep.budgets)} does not hold; "
                        f"use budgets from sweep.budgets (or [] for all of them)")
-  specs = [RunSpec(k, n, seed) for seed in sweep.seeds for k, n in pairs]
+  imbalances = [float(s) for s in (sweep.get("imbalances") or [0.0])]
+  specs = [RunSpec(k, n, seed, imbalance=s) for s in imbalances for seed in sweep.seeds for k, n in pairs]
   if sweep.cluster:  # the contrast case: the same (K, n) points, labels from k-means of one N-sample
     cluster_budgets = set(sweep.get("cluster_budgets") or [k * n for k, n in pairs])
     cluster_seeds = sweep.get("cluster_seeds") or sweep.seeds

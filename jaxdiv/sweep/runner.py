@@ -7,6 +7,7 @@ probes trained-but-unprobed stacks from their final checkpoint; no row is lost o
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 
@@ -14,8 +15,9 @@ import numpy as np
 
 from jaxdiv import io
 from jaxdiv.models import build_model
+from jaxdiv.probe.heldout import pretrain_heldout
 from jaxdiv.probe.runs import load_tasks, probe_stack
-from jaxdiv.results import ResultRow, append_rows, read_rows
+from jaxdiv.results import ResultRow, append_rows, read_rows, rewrite_rows, run_key
 from jaxdiv.sweep import grid
 from jaxdiv.timing import Phases
 from jaxdiv.train import multi
@@ -26,13 +28,14 @@ log = logging.getLogger("jaxdiv")
 
 
 def _run_key(spec: multi.RunSpec, stage: str) -> tuple:
-  return (spec.mode, spec.num_classes, spec.per_class, spec.seed, stage)
+  return (spec.mode, spec.num_classes, spec.per_class, spec.seed, stage, float(spec.imbalance))
 
 
 def finished_runs(workdir: str, tasks, probes) -> set[tuple]:
   have: dict[tuple, set] = {}
   for row in read_rows(workdir):
-    have.setdefault((row.mode, row.K, row.n, row.seed, row.stage), set()).add((row.task, row.probe))
+    key = (row.mode, row.K, row.n, row.seed, row.stage, float(row.imbalance))
+    have.setdefault(key, set()).add((row.task, row.probe))
   wanted = {(t, p) for t in tasks for p in probes}
   return {key for key, got in have.items() if wanted <= got}
 
@@ -92,7 +95,9 @@ def run_sweep(config, workdir: str, specs: list[multi.RunSpec] | None = None, st
       trained = train_stack(config, source, chunk, chunk_dir, strategy, steps_scale,
                             head_classes=head_classes(config.sweep, total, source.num_classes), phases=phases)
       with phases.measure("probe"):
-        append_rows(workdir, probe_stack(config.probe, trained, tasks, strategy, stage))
+        heldout = pretrain_heldout(trained, source, config.probe.get("pretrain_heldout_per_class", 0),
+                                   config.data.subset_seed, strategy, config.probe.batch_size)
+        append_rows(workdir, probe_stack(config.probe, trained, tasks, strategy, stage, heldout))
       runs_bar.update(len(chunk))
   return read_rows(workdir)
 
@@ -110,7 +115,7 @@ def study_root(workdir: str) -> str | None:
 
 
 def _row_key(row: ResultRow) -> tuple:
-  return (row.task, row.probe, row.stage, row.mode, row.N, row.K, row.n, row.seed)
+  return (row.task, row.probe, row.stage, row.mode, row.N, row.K, row.n, row.seed, float(row.imbalance))
 
 
 def probe_study(workdir: str, tasks: list[str] | None = None, kinds: list[str] | None = None) -> list[ResultRow]:
@@ -129,27 +134,44 @@ def probe_study(workdir: str, tasks: list[str] | None = None, kinds: list[str] |
   if not folders:
     raise FileNotFoundError(f"{root} has no finished stack under runs/: run its `jaxdiv sweep` first (it resumes)")
   present = {_row_key(r) for r in read_rows(root)}
+  without_heldout = {run_key(r) for r in read_rows(root) if r.mode == "class" and r.stage != "baseline"
+                     and r.pretrain_heldout_error is None}
   channels = io.read_json(os.path.join(folders[0], "summary.json"))["image_shape"][-1]
   task_data = load_tasks(config, channels)
-  strategy, added = multi.resolve_strategy(config), []
+  strategy, added, source, heldout_filled = multi.resolve_strategy(config), [], None, {}
+  per_class = config.probe.get("pretrain_heldout_per_class", 0)
   for folder in folders:
     summary = io.read_json(os.path.join(folder, "summary.json"))
     stage = os.path.basename(folder).split("_N")[0]
-    wanted = {task for task in config.probe.tasks for run in summary["runs"] for kind in config.probe.kinds
-              if (task, kind, stage, run.get("mode", "class"), run["num_classes"] * run["per_class"],
-                  run["num_classes"], run["per_class"], run["seed"]) not in present}
-    if not wanted:
+    keys = [(stage, run.get("mode", "class"), run["num_classes"] * run["per_class"], run["num_classes"],
+             run["per_class"], run["seed"], float(run.get("imbalance", 0.0))) for run in summary["runs"]]
+    wanted = {task for task in config.probe.tasks for key in keys for kind in config.probe.kinds
+              if (task, kind, key[0], *key[1:]) not in present}
+    unfilled = per_class > 0 and any(key in without_heldout for key in keys)
+    if not wanted and not unfilled:
       continue
     trained = load_stack(folder, config)
-    rows = [r for r in probe_stack(config.probe, trained, {t: task_data[t] for t in sorted(wanted)}, strategy, stage)
-            if _row_key(r) not in present]
+    heldout = None
+    if per_class > 0:
+      source = source or build_source(config)
+      heldout = pretrain_heldout(trained, source, per_class, config.data.subset_seed, strategy,
+                                 config.probe.batch_size)
+      heldout_filled.update({key: held for key, held in zip(keys, heldout) if held is not None})
+    rows = [r for r in probe_stack(config.probe, trained, {t: task_data[t] for t in sorted(wanted)}, strategy, stage,
+                                   heldout)
+            if _row_key(r) not in present] if wanted else []
     append_rows(root, rows)
     present |= {_row_key(r) for r in rows}
     added += rows
+  if heldout_filled:  # rows written before runs recorded their pre-training held-out error get it now
+    rewrite_rows(root, [dataclasses.replace(r, pretrain_heldout_error=heldout_filled[run_key(r)]["error"],
+                                            pretrain_heldout_loss=heldout_filled[run_key(r)]["loss"])
+                        if r.pretrain_heldout_error is None and run_key(r) in heldout_filled else r
+                        for r in read_rows(root)])
   with_floors = {r.task for r in read_rows(root) if r.stage == "baseline"} if whole else set(config.probe.tasks)
   missing = [t for t in config.probe.tasks if t not in with_floors]
   if missing and config.sweep.baselines:
-    floors = [r for r in baseline_rows(config, build_source(config), {t: task_data[t] for t in missing})
+    floors = [r for r in baseline_rows(config, source or build_source(config), {t: task_data[t] for t in missing})
               if r.probe in config.probe.kinds]
     append_rows(root, floors)
     added += floors

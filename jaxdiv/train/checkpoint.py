@@ -95,7 +95,8 @@ def load_stack(folder: str, config):
   if stack is None:
     raise FileNotFoundError(f"{folder} has no summary.json: the stack is not finished. Run the command that "
                             "trained it again (it resumes)")
-  specs = tuple(RunSpec(r["num_classes"], r["per_class"], r["seed"], r.get("mode", "class")) for r in stack["runs"])
+  specs = tuple(RunSpec(r["num_classes"], r["per_class"], r["seed"], r.get("mode", "class"), r.get("imbalance", 0.0))
+                for r in stack["runs"])
   if "image_shape" not in stack:
     raise ValueError(f"{folder} was written by a jaxdiv older than one trainer for single runs and stacks; "
                      "probe it with that version, or retrain it")

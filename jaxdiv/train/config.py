@@ -13,7 +13,7 @@ import ml_collections
 RESUMABLE_FIELDS = ("checkpoint_every", "log_every", "keep_checkpoints", "progress", "mesh", "multi",
                     "data.prefetch_threads", "data.materialise_workers",
                     "data.data_dir", "data.decode_workers", "probe.batch_size", "probe.tasks",
-                    "probe.kinds", "sweep")
+                    "probe.kinds", "probe.pretrain_heldout_per_class", "sweep")
 
 
 def base_config() -> ml_collections.ConfigDict:
@@ -26,7 +26,8 @@ def base_config() -> ml_collections.ConfigDict:
   # the host; streaming only). decode_workers: Grain worker processes that read, decode and crop batches.
   config.data = dict(source="glyphs", split="train", resolution=32, num_classes=100, per_class=20, glyph_range="",
                      subset_seed=-1, pipeline="auto", memory_limit_examples=200_000, max_shift=2, flip=False,
-                     prefetch_threads=2, materialise_workers=2, data_dir="", crop="center", decode_workers=0)
+                     prefetch_threads=2, materialise_workers=2, data_dir="", crop="center", decode_workers=0,
+                     imbalance=0.0)
   # zero_init_last_scale=False: with the zero-initialised head (which the padded-head equivalence of stacked
   # runs needs), also zeroing each block's last BN scale left K = 250, n = 8 at train accuracy 0.02 after
   # 400 steps against 0.11 without it (bench/init_settings.py, bench/results/init_settings_cpu.txt).
@@ -41,13 +42,17 @@ def base_config() -> ml_collections.ConfigDict:
   # The study (jaxdiv sweep / demo): a grid at the sweep budgets, a fit, and validation at a larger N.
   # gate: retrain the smallest, best and largest K of each gated budget at 2x steps (gate_budgets empty:
   # every sweep budget). cluster: the k-means contrast runs at cluster_budgets (empty: every budget).
+  # k_values: these K at every budget instead of the anti-diagonal's log-spaced points (each must divide N).
+  # imbalances: the grid at each of these Zipf exponents s (class k gets a share ∝ (k + 1)^-s; empty: data.imbalance).
   config.sweep = dict(grid="anti_diagonal", budgets=[2000], points=6, k_min=2, k_max=1_000_000, n_min=2,
                       n_max=1_000_000, seeds=[0], cluster=False, cluster_budgets=[], cluster_seeds=[], gate=True,
                       gate_budgets=[], baselines=True, standard_classes=1000, fit_budgets=[], validation_budget=0,
-                      validation_spread=3.0, replicates=200, refine=False, refine_n_min=0)
+                      validation_spread=3.0, replicates=200, refine=False, refine_n_min=0, k_values=[],
+                      imbalances=[])
   config.probe = dict(tasks=["jaxdiv_han_heldout", "jaxdiv_latin_letters", "jaxdiv_greek_cyrillic",
                              "jaxdiv_hangul", "jaxdiv_fashion_mnist", "jaxdiv_digits"],
-                      kinds=["ridge"], max_train=2000, max_test=1000, seed=0, batch_size=500, test_split="test")
+                      kinds=["ridge"], max_train=2000, max_test=1000, seed=0, batch_size=500, test_split="test",
+                      pretrain_heldout_per_class=4)
   config.checkpoint_every = 200
   config.keep_checkpoints = 2
   config.log_every = 20
@@ -144,6 +149,9 @@ def validate(config) -> None:
     raise ValueError("train.batch_size must be positive")
   if data.num_classes <= 0 or data.per_class <= 0:
     raise ValueError("data.num_classes and data.per_class must be positive")
+  imbalances = [data.imbalance, *(config.sweep.get("imbalances") or [])]
+  if any(s < 0 for s in imbalances):
+    raise ValueError(f"data.imbalance / sweep.imbalances must be >= 0 (0 = balanced classes), got {imbalances}")
   if config.model.stem not in ("small", "imagenet"):
     raise ValueError(f"model.stem must be 'small' or 'imagenet', got {config.model.stem!r}")
   if config.model.dtype not in ("float32", "bfloat16"):

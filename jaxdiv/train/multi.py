@@ -26,16 +26,19 @@ STRATEGIES = ("vmap", "map", "unroll")
 @dataclasses.dataclass(frozen=True)
 class RunSpec:
   """One run: K classes × n samples with a seed; mode "cluster" draws N = K·n samples and labels them by
-  k-means cluster id (the paper's contrast case) instead of by class."""
+  k-means cluster id (the paper's contrast case) instead of by class. `imbalance` s > 0 keeps N = K·n but
+  gives class k of the K a share ∝ (k + 1)^-s (`sampler.power_law_sizes`); n is then the mean class size."""
   num_classes: int
   per_class: int
   seed: int
   mode: str = "class"
+  imbalance: float = 0.0
 
   @property
   def name(self) -> str:
     prefix = "" if self.mode == "class" else f"{self.mode}_"
-    return f"{prefix}K{self.num_classes}_n{self.per_class}_s{self.seed}"
+    suffix = f"_z{self.imbalance:g}" if self.imbalance else ""
+    return f"{prefix}K{self.num_classes}_n{self.per_class}_s{self.seed}{suffix}"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -56,7 +59,8 @@ def run_specs(config) -> list[RunSpec]:
   """The config's `runs` list (each entry may leave out fields, taken from `data`/`seed`)."""
   data = config.data
   return [RunSpec(int(run.get("num_classes", data.num_classes)), int(run.get("per_class", data.per_class)),
-                  int(run.get("seed", config.seed)), str(run.get("mode", "class"))) for run in config.runs]
+                  int(run.get("seed", config.seed)), str(run.get("mode", "class")),
+                  float(run.get("imbalance", data.imbalance))) for run in config.runs]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -92,10 +96,13 @@ def draw_run_subset(source, spec: RunSpec, subset_seed: int = -1) -> Subset:
   """A run's subset, drawn with its own seed (nested in K and n) unless `subset_seed` fixes one for all."""
   seed = spec.seed if subset_seed < 0 else subset_seed
   if spec.mode == "cluster":
+    if spec.imbalance:
+      raise ValueError("the k-means contrast draws N samples and labels them by cluster: it has no class "
+                       "imbalance; use imbalance 0 for mode 'cluster'")
     return clustered_subset(source, spec.num_classes * spec.per_class, spec.num_classes, seed)
   if spec.mode != "class":
     raise ValueError(f"run mode must be 'class' or 'cluster', got {spec.mode!r}")
-  return draw_subset(source, spec.num_classes, spec.per_class, seed)
+  return draw_subset(source, spec.num_classes, spec.per_class, seed, imbalance=spec.imbalance)
 
 
 def draw_stack(source, specs: list[RunSpec], subset_seed: int = -1) -> Stack:

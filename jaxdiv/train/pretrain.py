@@ -18,7 +18,7 @@ import jax
 import numpy as np
 
 from jaxdiv import distributed, io, timing
-from jaxdiv.data import get_source
+from jaxdiv.data import get_source, sampler
 from jaxdiv.data.pipeline import materialise, streaming_dataset, to_global_array
 from jaxdiv.models import build_model
 from jaxdiv.timing import Phases
@@ -82,7 +82,7 @@ def pretrain(config, workdir: str) -> dict:
   source = build_source(config)
   strategy = multi.resolve_strategy(config)
   if not config.runs:
-    spec = RunSpec(config.data.num_classes, config.data.per_class, config.seed)
+    spec = RunSpec(config.data.num_classes, config.data.per_class, config.seed, imbalance=float(config.data.imbalance))
     stream = streams(config.data, spec.num_classes * spec.per_class)
     check_workdir_config(workdir, config, write=True)
     return train_stack(config, source, [spec], workdir, strategy, stream=stream).summary
@@ -261,7 +261,8 @@ def train_stack(config, source, specs: list[RunSpec], workdir: str, strategy: st
              "head_classes": head, "seconds_this_session": round(train_seconds, 1),
              "compile_seconds": round(compile_seconds, 2), "images_per_second": round(images_per_second, 1),
              "shape_key": key,
-             "runs": [dict(s.__dict__, train_loss=loss, train_accuracy=acc, workdir=workdir, index=i)
-                      for i, (s, loss, acc) in enumerate(zip(specs, losses, accuracies))]}
+             "runs": [dict(s.__dict__, train_loss=loss, train_accuracy=acc, workdir=workdir, index=i,
+                           effective_classes=sampler.effective_classes(np.bincount(labels)))
+                      for i, (s, loss, acc, labels) in enumerate(zip(specs, losses, accuracies, stack.labels))]}
   _write_summary(workdir, summary)
   return TrainedStack(workdir, tuple(specs), summary, model, state)

@@ -1,0 +1,29 @@
+"""The imbalance study (issue 22) on a 2-core CPU: does the best K move when classes are long-tailed?
+
+  jaxdiv sweep --config configs/imbalance_cpu.py --plan          # its runs and time first
+  jaxdiv sweep --config configs/imbalance_cpu.py --workdir runs/imbalance_cpu
+
+The CPU study v2's model and training (20 px glyphs, width-8 ResNet-18, batch 64, max(50 epochs, 800
+steps)) at one budget, N = 1024, where v2 measured K* = 60 (95% CI 40-73) on the average task. K in
+{K*/4, K*, 4·K*} = {16, 64, 256} (the divisors of 1024 nearest 15, 60 and 240), each at Zipf exponents
+s in {0, 0.5, 1, 1.5} (class k of the K gets a share ∝ (k + 1)^-s, N = 1024 exactly, every class >= 1
+image), three paired seeds (the same class order, initialisation and data order at every K and s). The
+convergence gate retrains the three K at s = 1.5 (first seed) at 2x steps. Every run also records its
+pre-training held-out error (16 unseen images per class). Ridge probes on the six embedded tasks.
+"""
+
+from jaxdiv.configs import glyphs_cpu
+
+
+def get_config(arg=None):
+  config = glyphs_cpu.get_config()
+  config.sweep.budgets = [1024]
+  config.sweep.k_values = [16, 64, 256]
+  config.sweep.imbalances = [0.0, 0.5, 1.0, 1.5]
+  config.sweep.n_min = 4  # K = 256 at N = 1024: one head (256 classes) for every stack, one program
+  config.sweep.cluster, config.sweep.cluster_budgets = False, []
+  config.sweep.gate, config.sweep.gate_budgets = True, []
+  config.sweep.fit_budgets, config.sweep.validation_budget = [], 0
+  config.sweep.refine = False
+  config.probe.pretrain_heldout_per_class = 16
+  return config

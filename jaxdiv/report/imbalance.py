@@ -1,0 +1,197 @@
+"""Report pages for issue 22: the imbalance study (`write_imbalance_report`) and, for any study whose runs
+carry their pre-training held-out error, the correlation of that error with downstream error
+(`heldout_lines`, `heldout_figure`, also used by `jaxdiv report` on a K*-invariance study)."""
+
+from __future__ import annotations
+
+import os
+from collections import defaultdict
+
+import numpy as np
+
+from jaxdiv import io
+from jaxdiv.bound import imbalance, measured
+from jaxdiv.report.report import _ci, _fmt, _pyplot, _save, floors, header_lines
+from jaxdiv.results import AVERAGE, read_rows, with_average
+
+
+def _points_ci(ci) -> str:
+  return "–" if ci is None else f"[{100 * ci[0]:+.1f}, {100 * ci[1]:+.1f}]"
+
+
+def by_task(rows) -> dict[str, list]:
+  grouped = defaultdict(list)
+  for r in with_average(rows):
+    grouped[r.task].append(r)
+  return dict(sorted(grouped.items(), key=lambda item: (item[0] != AVERAGE, item[0])))
+
+
+def imbalance_figure(task: str, table: list[dict], path: str) -> str:
+  """Error against K (left) and against K_eff (right), one line per imbalance s, seed means ± 95% t CI."""
+  plt = _pyplot()
+  fig, axes = plt.subplots(1, 2, figsize=(9.0, 3.8), sharey=True)
+  levels = sorted({c["imbalance"] for c in table})
+  colours = plt.cm.viridis(np.linspace(0, 0.85, len(levels)))
+  for s, colour in zip(levels, colours):
+    cells = [c for c in table if c["imbalance"] == s]
+    y = np.array([c["error"] for c in cells])
+    bars = np.array([[c["error"] - c["ci95"][0], c["ci95"][1] - c["error"]] if c["ci95"] else [0, 0]
+                     for c in cells]).T
+    for ax, key in zip(axes, ("K", "K_eff")):
+      ax.errorbar([c[key] for c in cells], y, yerr=bars, fmt="-o", color=colour, capsize=2, label=f"s = {s:g}")
+  for ax, label in zip(axes, ("K (classes)", "K_eff = exp(entropy of the class sizes)")):
+    ax.set_xscale("log")
+    ax.set_xlabel(label)
+  axes[0].set_ylabel("test error")
+  ks = sorted({c["K"] for c in table})
+  axes[0].set_xticks(ks, [str(k) for k in ks])
+  axes[0].minorticks_off()
+  axes[0].legend(fontsize=7, title="imbalance", title_fontsize=7)
+  axes[0].set_title(f"{task}: error vs K, one line per s (95% CI)", fontsize=9)
+  axes[1].set_title("the same runs against K_eff", fontsize=9)
+  fig.tight_layout()
+  io.save_figure(fig, path)
+  plt.close(fig)
+  return path
+
+
+def heldout_figure(rows, path: str, colour_by: str = "N", title: str = "") -> str:
+  """Average-task downstream error against each run's pre-training held-out error, one point per run,
+  coloured by N (or by imbalance s)."""
+  plt = _pyplot()
+  fig, ax = plt.subplots(figsize=(5.2, 3.8))
+  runs = [r for r in rows if r.task == AVERAGE and r.pretrain_heldout_error is not None and r.mode == "class"
+          and r.stage in ("sweep", "refine")]
+  groups = sorted({getattr(r, colour_by) for r in runs})
+  colours = plt.cm.tab10(np.arange(len(groups)))
+  for group, colour in zip(groups, colours):
+    at = [r for r in runs if getattr(r, colour_by) == group]
+    ax.scatter([r.pretrain_heldout_error for r in at], [r.error for r in at], s=14, color=colour,
+               label=f"{colour_by if colour_by != 'imbalance' else 's'} = {group:g}")
+    for k in sorted({r.K for r in at}):
+      mean = [np.mean([r.pretrain_heldout_error for r in at if r.K == k]), np.mean([r.error for r in at if r.K == k])]
+      ax.annotate(f"{k}", mean, fontsize=6, color=colour)
+  ax.set_xlabel("pre-training held-out error (its own K classes, unseen images)")
+  return _save(fig, ax, path, ax.get_xlabel(), title or "average task: downstream vs pre-training error "
+               "(labels: K at the seed mean)")
+
+
+def heldout_lines(rows, imbalanced: bool = False) -> list[str]:
+  """The correlation table: Spearman(pre-training held-out error, downstream error) across K at each N."""
+  table = imbalance.spearman_by_budget(by_task(rows), imbalanced)
+  if not table:
+    return []
+  across = "every (s, K) cell" if imbalanced else "K"
+  lines = ["## Does pre-training error track downstream error?", "",
+           f"Spearman's rho between the pre-training held-out error (each run's own task: its K classes, images "
+           f"its subset does not hold) and the probe's test error, across {across} at each N: computed within each "
+           "seed, averaged, with a Student-t 95% interval over seeds. The paper's theory assumes the first bounds "
+           "the second: a high positive rho supports it; near 0 or negative is a finding against it.", "",
+           "| task | N | points | seeds | rho | 95% CI |", "|---" * 6 + "|"]
+  for c in table:
+    lines.append(f"| {c['task']} | {c['N']} | {c['points']} | {c['seeds']} | {_fmt(c['rho'], '+.2f')} | "
+                 f"{_ci(c['ci95'], '+.2f')} |")
+  return lines + [""]
+
+
+def gate_lines(rows, top: float) -> list[str]:
+  """The convergence gate at the largest imbalance (average task): 2x steps against 1x, same seed."""
+  average = [r for r in by_task(rows).get(AVERAGE, [])]
+  swept = measured.curves(average, stage="sweep", imbalance=top)
+  gated = measured.curves(average, stage="gate", imbalance=top)
+  lines = [f"## Convergence gate at s = {top:g} (2x steps, first seed; passes where |change| <= 1.96·√2·(pooled "
+           "seed SD), at least 1 point)", ""]
+  if not gated:
+    return lines + ["gate not run", ""]
+  lines += ["| N | K | n̄ | error 1x | error 2x | change | tolerance | passes |", "|---" * 8 + "|"]
+  verdicts = []
+  for total, curve in gated.items():
+    if total not in swept:
+      continue
+    gate = measured.gate(swept[total], curve)
+    verdicts.append(f"N = {total} {'passes' if gate['passes'] else 'FAILS'}")
+    for c in gate["checks"]:
+      lines.append(f"| {total} | {c['K']} | {c['n']} | {c['error_1x']:.3f} | {c['error_2x']:.3f} | "
+                   f"{100 * c['change']:+.1f} pt | {100 * c['tolerance']:.1f} pt | {'yes' if c['passes'] else 'no'} |")
+  return lines + ["", "Gate: " + ", ".join(verdicts) + ".", ""]
+
+
+def write_imbalance_report(workdir: str, probe: str = "ridge") -> str:
+  """`report/report.md` of an imbalance study: gate, per-cell errors, effects, best K per s, the K_eff
+  fits, the pre-training/downstream correlation, and figures."""
+  meta = io.read_json_if_exists(os.path.join(workdir, "study.json")) or {}
+  rows = [r for r in read_rows(workdir) if r.probe == probe]
+  if not rows:
+    raise FileNotFoundError(f"{workdir} has no results.jsonl rows: run `jaxdiv sweep` into it first")
+  out_dir = os.path.join(workdir, "report")
+  io.makedirs(out_dir)
+  tasks = by_task(rows)
+  levels = sorted({r.imbalance for r in rows if r.stage == "sweep"})
+  budgets = sorted({r.N for r in rows if r.stage == "sweep"})
+  floor = floors(rows, probe)
+  lines = ["# jaxdiv imbalance study", ""] + header_lines(meta)
+  lines += [f"- **design**: N = {budgets}, K = {meta.get('k_values')}, imbalance s = {levels} (class k of the K "
+            "gets a share ∝ (k + 1)^-s, N exact, every class >= 1 image), paired seeds", ""]
+  lines += gate_lines(rows, max(levels))
+  summary: dict = {"budgets": budgets, "imbalances": levels, "tasks": {}}
+  for total in budgets:
+    for task, task_rows in tasks.items():
+      table = imbalance.cell_table(task_rows, total)
+      effects = imbalance.imbalance_effects(task_rows, total)
+      best = imbalance.best_k_by_imbalance(task_rows, total)
+      fits = imbalance.keff_fits(table)
+      summary["tasks"].setdefault(task, {})[total] = {"cells": table, "effects": effects, "best_k": best,
+                                                     "keff_fits": fits}
+      if task != AVERAGE:
+        continue
+      f = floor.get(task, {})
+      lines += [f"## N = {total}, average task: error per (s, K) (seed mean, 95% t CI)", "",
+                f"Floors: chance {_fmt(f.get('chance'))}, random init {_fmt(f.get('random init'))}.", "",
+                "| s | K | n̄ | K_eff | error | 95% CI | pre-training held-out error |", "|---" * 7 + "|"]
+      for c in table:
+        lines.append(f"| {c['imbalance']:g} | {c['K']} | {c['n']} | {_fmt(c['K_eff'], '.1f')} | {c['error']:.3f} | "
+                     f"{_ci(c['ci95'])} | {_fmt(c['pretrain_heldout_error'])} |")
+      lines += ["", "### What imbalance does at each K: err(K, s) − err(K, 0), paired over seeds (points)", "",
+                "| s | K | change | 95% CI | reading |", "|---" * 5 + "|"]
+      for e in effects:
+        change = None if e["difference"] is None else 100 * e["difference"]
+        lines.append(f"| {e['imbalance']:g} | {e['K']} | {_fmt(change, '+.1f')} | {_points_ci(e['ci95'])} | "
+                     f"{e['verdict']} |")
+      lines += ["", "### Does the best K move? (regret at s of the K best at s = 0, paired over seeds, points)", "",
+                "| s | best K | balanced-best K | regret | 95% CI | reading |", "|---" * 6 + "|"]
+      for b in best:
+        lines.append(f"| {b['imbalance']:g} | {b['best_K']} | {b['balanced_best_K']} | "
+                     f"{_fmt(None if b['regret'] is None else 100 * b['regret'], '+.1f')} | "
+                     f"{_points_ci(b['regret_ci95'])} | {b['verdict']} |")
+      if fits.get("status") != "too few cells":
+        lines += ["", "### Does error follow K_eff the way balanced runs follow K?", "",
+                  f"A quadratic in ln K and one in ln K_eff, each fitted to all {fits['cells']} cells (seed means):",
+                  "", "| x | RMSE (points) | AICc |", "|---" * 3 + "|"]
+        for name in ("K", "K_eff"):
+          pooled = fits[f"pooled_{name}"]
+          lines.append(f"| ln {name} | {100 * pooled['rmse']:.2f} | {pooled['aicc']:.1f} |")
+        lines.append(f"\nΔAICc (K_eff − K) = {fits['delta_aicc']:+.1f} (negative: K_eff explains the cells better).")
+        curve = fits.get("balanced_curve")
+        if curve:
+          lines += ["", f"The balanced curve (s = 0, K = {curve['K_range'][0]}..{curve['K_range'][1]}) predicting "
+                    "the imbalanced cells: RMSE " + ", ".join(
+                        f"from {name} {100 * curve[name]['rmse']:.2f} points ({curve[name]['extrapolated']} cells "
+                        "outside the balanced K range)" for name in ("K", "K_eff")) + "."]
+      figure = imbalance_figure(task, table, os.path.join(out_dir, f"imbalance_N{total}_{task}.png"))
+      lines += ["", f"![error vs K and K_eff]({os.path.basename(figure)})", ""]
+  lines += ["## Per task: change at s = max against s = 0 (points, paired 95% CI) and the best K per s", "",
+            "| task | N | " + " | ".join(f"K = {k}" for k in sorted({r.K for r in rows if r.stage == 'sweep'})) +
+            " | best K per s |", "|---" * (3 + len({r.K for r in rows if r.stage == 'sweep'})) + "|"]
+  for task, per_n in summary["tasks"].items():
+    for total, parts in per_n.items():
+      top = [e for e in parts["effects"] if e["imbalance"] == max(levels)]
+      best = ", ".join(f"s={b['imbalance']:g}: {b['best_K']}" for b in parts["best_k"])
+      lines.append(f"| {task} | {total} | " + " | ".join(
+          f"{100 * e['difference']:+.1f} {_points_ci(e['ci95'])}" for e in top) + f" | {best} |")
+  lines += [""] + heldout_lines(rows, imbalanced=True)
+  scatter = heldout_figure(rows, os.path.join(out_dir, "heldout_vs_downstream.png"), colour_by="imbalance")
+  lines += [f"![pre-training vs downstream error]({os.path.basename(scatter)})", ""]
+  path = os.path.join(out_dir, "report.md")
+  io.write_text_atomic(path, "\n".join(lines) + "\n")
+  io.write_json_atomic(os.path.join(out_dir, "summary.json"), summary)
+  return path
