@@ -34,12 +34,18 @@ def is_imbalance_study(config) -> bool:
 
 
 def gate_specs(config, max_classes: int, max_per_class: int) -> list[RunSpec]:
-  """Every K of the grid at the largest imbalance, first seed, retrained at 2x steps: the most skewed runs
-  are the ones whose rare classes might not have trained."""
-  top = max(float(s) for s in config.sweep.imbalances)
-  return [RunSpec(s.num_classes, s.per_class, s.seed, imbalance=top)
-          for s in grid.design(config.sweep, max_classes, max_per_class)
-          if s.imbalance == top and s.seed == config.sweep.seeds[0] and s.mode == "class"]
+  """Retrained at 2x steps, first seed: every K of the grid at the largest imbalance (the most skewed runs,
+  whose rare classes might not have trained), and at each budget the largest K at the smallest imbalance
+  (the most classes with the fewest images each: the balanced run slowest to fit its training set)."""
+  levels = sorted(float(s) for s in config.sweep.imbalances)
+  design = [s for s in grid.design(config.sweep, max_classes, max_per_class)
+            if s.seed == config.sweep.seeds[0] and s.mode == "class"]
+  specs = [s for s in design if s.imbalance == levels[-1]]
+  for total in sorted({s.num_classes * s.per_class for s in design}):
+    at = [s for s in design if s.imbalance == levels[0] and s.num_classes * s.per_class == total]
+    if at and levels[0] != levels[-1]:
+      specs.append(max(at, key=lambda s: s.num_classes))
+  return specs
 
 
 def plan_imbalance(config) -> list[dict]:
@@ -79,10 +85,16 @@ def run_imbalance_study(config, workdir: str, description: str = "") -> dict:
           "k_values": list(config.sweep.k_values), "budgets": list(config.sweep.budgets)}
   report = os.path.join(workdir, "report", "report.md")
   if distributed.is_writer():
-    meta.update(wall_seconds=round(time.perf_counter() - start, 1), phases_seconds=phases.rounded())
-    previous = io.read_json_if_exists(os.path.join(workdir, "study.json")) or {}
-    if previous.get("wall_seconds") and not phases.seconds.get("train"):
-      meta.update(wall_seconds=previous["wall_seconds"], phases_seconds=previous.get("phases_seconds"))
+    # Every call that trained is kept (a resumed study's time is the sum of its calls); one that only
+    # rewrote the report leaves the record as it was.
+    calls = (io.read_json_if_exists(os.path.join(workdir, "study.json")) or {}).get("calls", [])
+    if phases.seconds.get("train") or not calls:
+      calls = calls + [{"wall_seconds": round(time.perf_counter() - start, 1), "phases_seconds": phases.rounded()}]
+    totals: dict = {}
+    for call in calls:
+      for name, seconds in call["phases_seconds"].items():
+        totals[name] = round(totals.get(name, 0.0) + seconds, 1)
+    meta.update(calls=calls, wall_seconds=round(sum(c["wall_seconds"] for c in calls), 1), phases_seconds=totals)
     io.write_json_atomic(os.path.join(workdir, "study.json"), meta)
     from jaxdiv.report.imbalance import write_imbalance_report
     report = write_imbalance_report(workdir, probe=config.probe.kinds[0])

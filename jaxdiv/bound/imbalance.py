@@ -85,8 +85,9 @@ def imbalance_effects(rows, total: int) -> list[dict]:
 
 
 def best_k_by_imbalance(rows, total: int) -> list[dict]:
-  """At each s: the best K (lowest seed-mean error) and the regret of the balanced-best K there, err(K0, s) −
-  err(K_s, s) paired over seeds: whether the choice made on balanced data still holds."""
+  """At each s: the best K (lowest seed-mean error), the regret of the balanced-best K there, err(K0, s) −
+  err(K_s, s), and the margin of the best K over the runner-up, err(K_2, s) − err(K_s, s), each paired over
+  seeds: whether the choice made on balanced data still holds, and how sure the best K is."""
   errors = per_seed(_grid_rows(rows, total))
   means = {key: np.mean(list(v.values())) for key, v in errors.items()}
   levels = sorted({s for s, _ in errors})
@@ -97,7 +98,10 @@ def best_k_by_imbalance(rows, total: int) -> list[dict]:
   out = []
   for s in levels:
     ks = [k for level, k in errors if level == s]
-    best = min(ks, key=lambda k: means[(s, k)])
+    ranked = sorted(ks, key=lambda k: means[(s, k)])
+    best = ranked[0]
+    margin = (paired_difference(errors[(s, ranked[1])], errors[(s, best)]) if len(ranked) > 1
+              else {"difference": None, "ci95": None})
     regret = (paired_difference(errors[(s, balanced_best)], errors[(s, best)])
               if (s, balanced_best) in errors else {"difference": None, "ci95": None, "seeds": 0})
     if best == balanced_best:
@@ -105,7 +109,9 @@ def best_k_by_imbalance(rows, total: int) -> list[dict]:
     else:
       verdict = "moved: " + within_verdict(regret["ci95"], "regret of the balanced-best K")
     out.append({"imbalance": s, "best_K": best, "balanced_best_K": balanced_best,
-                "regret": regret["difference"], "regret_ci95": regret["ci95"], "verdict": verdict})
+                "regret": regret["difference"], "regret_ci95": regret["ci95"], "verdict": verdict,
+                "runner_up_K": ranked[1] if len(ranked) > 1 else None, "margin": margin["difference"],
+                "margin_ci95": margin["ci95"]})
   return out
 
 

@@ -340,7 +340,9 @@ def time_line(meta: dict) -> str | None:
   measured = meta.get("phases_seconds")
   if not measured:
     return f"- **wall seconds**: {meta['wall_seconds']}" if "wall_seconds" in meta else None
-  line = (f"- **wall time**: {meta['wall_seconds']:.0f} s in this call (" +
+  calls = len(meta.get("calls") or [1])
+  where = "in this call" if calls == 1 else f"over the {calls} calls that trained (a resumed study)"
+  line = (f"- **wall time**: {meta['wall_seconds']:.0f} s {where} (" +
           ", ".join(f"{name.replace('_', ' and ')} {seconds:.0f} s" for name, seconds in measured.items()) + ")")
   estimate = meta.get("estimate") or {}
   if estimate.get("rates") and not estimate.get("unpriced_shapes"):

@@ -52,7 +52,7 @@ def base_config() -> ml_collections.ConfigDict:
   config.probe = dict(tasks=["jaxdiv_han_heldout", "jaxdiv_latin_letters", "jaxdiv_greek_cyrillic",
                              "jaxdiv_hangul", "jaxdiv_fashion_mnist", "jaxdiv_digits"],
                       kinds=["ridge"], max_train=2000, max_test=1000, seed=0, batch_size=500, test_split="test",
-                      pretrain_heldout_per_class=4)
+                      pretrain_heldout_per_class=16)
   config.checkpoint_every = 200
   config.keep_checkpoints = 2
   config.log_every = 20
