@@ -120,3 +120,22 @@ def test_pool_padding_keeps_rows_and_fixes_the_shape():
   assert padded.shape == (5, 2, 2, 1) and not padded[3:].any()
   np.testing.assert_array_equal(padded[:3], images)
   assert pad_pool(images, 3) is images
+
+
+def test_an_imbalanced_run_stacks_with_balanced_runs_of_its_n(small_pool):
+  """A stack holds runs of one N whatever their class sizes: the imbalanced run's labels follow the power law
+  (class k has n_k images, in the seed's class order), s = 0 draws today's subset, and the run records K_eff."""
+  from jaxdiv.data import sampler
+  specs = [multi.RunSpec(8, 6, 0), multi.RunSpec(8, 6, 0, imbalance=1.0), multi.RunSpec(4, 12, 1, imbalance=1.5)]
+  stack = multi.draw_stack(small_pool, specs)
+  assert stack.positions.shape == (3, 48)
+  np.testing.assert_array_equal(np.bincount(stack.labels[1]), sampler.power_law_sizes(8, 48, 1.0))
+  np.testing.assert_array_equal(np.bincount(stack.labels[2]), sampler.power_law_sizes(4, 48, 1.5))
+  balanced = sampler.subset_indices(small_pool.labels, 8, 6, 0)
+  np.testing.assert_array_equal(stack.pool_indices[stack.positions[0]], balanced)
+  subset = multi.draw_run_subset(small_pool, specs[1])
+  assert subset.effective_classes < 8
+  assert multi.draw_run_subset(small_pool, specs[0]).effective_classes == pytest.approx(8)
+  assert specs[1].name == "K8_n6_s0_z1" and specs[0].name == "K8_n6_s0"
+  with pytest.raises(ValueError, match="no class imbalance"):
+    multi.draw_run_subset(small_pool, multi.RunSpec(8, 6, 0, "cluster", imbalance=1.0))
