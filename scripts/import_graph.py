@@ -1,7 +1,8 @@
 """Print jaxdiv's import graph between layers and every import that points up a layer.
 
 Layers, lowest first, in the order data flows: shared helpers (jaxdiv.io, jaxdiv.distributed,
-jaxdiv.results) < data, models, optim < train < probe < bound < sweep < report < study, configs < cli.
+jaxdiv.results) < data, models, optim < train < probe < bound < sweep < report < study, imbalance, configs
+< cli.
 A module may import its own layer or lower ones, never a higher one. `python scripts/import_graph.py`
 prints the edges and exits 1 when an import points up; tests/test_layers.py runs the same check.
 """
@@ -14,7 +15,7 @@ import sys
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 LAYERS = [("io", "distributed", "results"), ("data", "models", "optim"), ("train",), ("probe",), ("bound",),
-          ("sweep",), ("report",), ("study", "configs"), ("cli",)]
+          ("sweep",), ("report",), ("study", "imbalance", "configs"), ("cli",)]
 RANK = {name: rank for rank, names in enumerate(LAYERS) for name in names}
 
 
