@@ -148,6 +148,17 @@ def test_sweep_killed_and_restarted_loses_no_row(tmp_path):
                                for r in after])
   assert probe_study(str(tmp_path)) == []
   assert read_rows(str(tmp_path)) == after
+  from jaxdiv.probe.heldout import pretrain_heldout
+  from jaxdiv.train.checkpoint import load_stack
+  from jaxdiv.train.pretrain import build_source
+  config = quick_sweep_config()
+  trained, source = load_stack(str(folders[0]), config), build_source(config)
+  whole, chunked = (pretrain_heldout(trained, source, config.probe.pretrain_heldout_per_class, chunk=chunk)
+                    for chunk in (4096, 7))
+  assert [h["examples"] for h in whole] == [k * config.probe.pretrain_heldout_per_class for k in
+                                            (s.num_classes for s in trained.specs)]
+  for a, b in zip(whole, chunked):
+    assert a["error"] == b["error"] and a["loss"] == pytest.approx(b["loss"], rel=1e-6)
 
 
 def test_colab_notebook_runs_the_quick_demo_headless(tmp_path):
