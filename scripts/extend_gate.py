@@ -1,7 +1,7 @@
 """Retrain more K's of a finished study at 2x steps (stage "gate", one seed), to see where the longer-trained
 curve's optimum lies when the gate fails. Its rows join the study's table; `jaxdiv fit` / `report` use them.
 
-  python scripts/extend_gate.py --workdir docs/study_cpu_v2 --total 4096 --ks 64 256 --seed 0
+  .venv/bin/python scripts/extend_gate.py --workdir docs/study_cpu_v2 --total 4096 --ks 64 256 --seed 0
 
 (How docs/study_cpu_v2's N = 4096 gate got K = 64 and 256 beside the gate's own 8, 128 and 512.)
 """
