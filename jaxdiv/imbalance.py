@@ -13,11 +13,10 @@ import logging
 import os
 import time
 
-import jax
-
 from jaxdiv import distributed, io
 from jaxdiv.probe.runs import load_tasks
-from jaxdiv.runtime import cpu_model, describe_cpu_devices, enable_compilation_cache
+from jaxdiv.runtime import enable_compilation_cache
+from jaxdiv.study import GATE_STEPS_SCALE, machine_meta
 from jaxdiv.sweep import grid
 from jaxdiv.sweep.runner import per_class_capacity, run_baselines, run_sweep
 from jaxdiv.timing import Phases
@@ -26,7 +25,6 @@ from jaxdiv.train.pretrain import build_source
 from jaxdiv.train.state import total_steps
 
 log = logging.getLogger("jaxdiv")
-GATE_STEPS_SCALE = 2.0
 
 
 def is_imbalance_study(config) -> bool:
@@ -78,10 +76,7 @@ def run_imbalance_study(config, workdir: str, description: str = "") -> dict:
   if config.sweep.gate:
     run_sweep(config, workdir, gate_specs(config, source.num_classes, per_class_capacity(source)), stage="gate",
               tasks=tasks, steps_scale=GATE_STEPS_SCALE, phases=phases, source=source)
-  meta = {"machine": f"{cpu_model()}, {os.cpu_count()} cores, {jax.default_backend()} "
-                     f"({jax.devices()[0].device_kind})",
-          "devices": describe_cpu_devices() if jax.default_backend() == "cpu" else f"{len(jax.devices())} devices",
-          "note": description, "imbalances": [float(s) for s in config.sweep.imbalances],
+  meta = {**machine_meta(), "note": description, "imbalances": [float(s) for s in config.sweep.imbalances],
           "k_values": list(config.sweep.k_values), "budgets": list(config.sweep.budgets)}
   report = os.path.join(workdir, "report", "report.md")
   if distributed.is_writer():

@@ -222,6 +222,13 @@ def study_verdict(fits: dict, gated: bool) -> dict:
                      f"{average.slope.get('verdict')}"}
 
 
+def machine_meta() -> dict:
+  """Where a study ran, for study.json and its report's header."""
+  return {"machine": f"{cpu_model()}, {os.cpu_count()} cores, {jax.default_backend()} ({jax.devices()[0].device_kind})",
+          "devices": (describe_cpu_devices() if jax.default_backend() == "cpu"
+                      else f"{len(jax.devices())} {jax.default_backend()} devices")}
+
+
 def run_study(config, workdir: str, description: str = "") -> dict:
   """Everything `jaxdiv demo` / `jaxdiv sweep` do; every stage resumes from what `workdir` already holds.
   study.json records this call's wall seconds by phase beside the estimate made before it started."""
@@ -255,10 +262,7 @@ def run_study(config, workdir: str, description: str = "") -> dict:
                      fit_budgets=config.sweep.fit_budgets)
   verdict = study_verdict(fits, bool(config.sweep.gate))
   log.info("%s", verdict["message"])
-  meta = {"machine": f"{cpu_model()}, {os.cpu_count()} cores, "
-                     f"{jax.default_backend()} ({jax.devices()[0].device_kind})",
-          "devices": (describe_cpu_devices() if jax.default_backend() == "cpu"
-                      else f"{len(jax.devices())} {jax.default_backend()} devices"),
+  meta = {**machine_meta(),
           "model": f"ResNet-18 topology, {config.model.stem} stem, width {config.model.width} "
                    f"({8 * config.model.width}-d features), {config.data.resolution} px, batch "
                    f"{config.train.batch_size}, lr {config.train.learning_rate:g}, zero-init last BN scale "

@@ -136,8 +136,8 @@ def keff_fits(table: list[dict]) -> dict:
     return {"status": "too few cells"}
   y = np.array([c["error"] for c in cells])
   out = {"cells": len(cells)}
-  for name, key in (("K", "K"), ("K_eff", "K_eff")):
-    coef, rmse, aicc = _quadratic(np.log([c[key] for c in cells]), y)
+  for name in ("K", "K_eff"):
+    coef, rmse, aicc = _quadratic(np.log([c[name] for c in cells]), y)
     out[f"pooled_{name}"] = {"coefficients": coef.tolist(), "rmse": rmse, "aicc": aicc}
   out["delta_aicc"] = out["pooled_K_eff"]["aicc"] - out["pooled_K"]["aicc"]
   balanced = [c for c in cells if c["imbalance"] == 0.0]

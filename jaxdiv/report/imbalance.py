@@ -94,40 +94,32 @@ def heldout_lines(rows, imbalanced: bool = False) -> list[str]:
   return lines + [""]
 
 
-def gate_lines(rows, levels) -> list[str]:
-  """The convergence gate (average task): 2x steps against 1x, same seed, at every imbalance it was run at
-  (`jaxdiv.imbalance.gate_specs`), the tolerance from that s's own seed SD."""
-  average = [r for r in by_task(rows).get(AVERAGE, [])]
-  lines = ["## Convergence gate (2x steps, first seed; passes where |change| <= 1.96·√2·(pooled seed SD at that "
-           "s), at least 1 point)", "",
-           "| s | N | K | n̄ | error 1x | error 2x | change | tolerance | passes |", "|---" * 9 + "|"]
-  verdicts = []
-  for s in levels:
-    swept = measured.curves(average, stage="sweep", imbalance=s)
-    for total, curve in measured.curves(average, stage="gate", imbalance=s).items():
-      if total not in swept:
-        continue
-      gate = measured.gate(swept[total], curve)
-      verdicts.append(f"s = {s:g}, N = {total} {'passes' if gate['passes'] else 'FAILS'}")
-      for c in gate["checks"]:
-        lines.append(f"| {s:g} | {total} | {c['K']} | {c['n']} | {c['error_1x']:.3f} | {c['error_2x']:.3f} | "
-                     f"{100 * c['change']:+.1f} pt | {100 * c['tolerance']:.1f} pt | "
-                     f"{'yes' if c['passes'] else 'no'} |")
-  if not verdicts:
-    return lines[:2] + ["gate not run", ""]
-  return lines + ["", "Gate: " + ", ".join(verdicts) + ".", ""]
-
-
-def gate_failures(rows, levels) -> list[str]:
-  """The (s, N) whose gate failed, as words: a failed gate makes every comparison of the study provisional."""
+def gates(rows, levels) -> list[tuple[float, int, dict]]:
+  """(s, N, `measured.gate`) of the average task wherever the study ran its gate (`jaxdiv.imbalance.gate_specs`):
+  2x steps against 1x, same seed, the tolerance from that s's own seed SD."""
   average = by_task(rows).get(AVERAGE, [])
-  failed = []
+  out = []
   for s in levels:
     swept = measured.curves(average, stage="sweep", imbalance=s)
-    for total, curve in measured.curves(average, stage="gate", imbalance=s).items():
-      if total in swept and not measured.gate(swept[total], curve)["passes"]:
-        failed.append(f"s = {s:g}, N = {total}")
-  return failed
+    out += [(s, total, measured.gate(swept[total], curve))
+            for total, curve in measured.curves(average, stage="gate", imbalance=s).items() if total in swept]
+  return out
+
+
+def gate_lines(checked: list[tuple[float, int, dict]]) -> list[str]:
+  """The gate table and its verdict per (s, N)."""
+  lines = ["## Convergence gate (2x steps, first seed; passes where |change| <= 1.96·√2·(pooled seed SD at that "
+           "s), at least 1 point)", ""]
+  if not checked:
+    return lines + ["gate not run", ""]
+  lines += ["| s | N | K | n̄ | error 1x | error 2x | change | tolerance | passes |", "|---" * 9 + "|"]
+  for s, total, gate in checked:
+    for c in gate["checks"]:
+      lines.append(f"| {s:g} | {total} | {c['K']} | {c['n']} | {c['error_1x']:.3f} | {c['error_2x']:.3f} | "
+                   f"{100 * c['change']:+.1f} pt | {100 * c['tolerance']:.1f} pt | "
+                   f"{'yes' if c['passes'] else 'no'} |")
+  verdicts = [f"s = {s:g}, N = {total} {'passes' if gate['passes'] else 'FAILS'}" for s, total, gate in checked]
+  return lines + ["", "Gate: " + ", ".join(verdicts) + ".", ""]
 
 
 def write_imbalance_report(workdir: str, probe: str = "ridge") -> str:
@@ -146,12 +138,13 @@ def write_imbalance_report(workdir: str, probe: str = "ridge") -> str:
   lines = ["# jaxdiv imbalance study", ""] + header_lines(meta)
   lines += [f"- **design**: N = {budgets}, K = {meta.get('k_values')}, imbalance s = {levels} (class k of the K "
             "gets a share ∝ (k + 1)^-s, N exact, every class >= 1 image), paired seeds", ""]
-  failed = gate_failures(rows, levels)
+  checked = gates(rows, levels)
+  failed = [f"s = {s:g}, N = {total}" for s, total, gate in checked if not gate["passes"]]
   if failed:
     lines += [f"**Under-trained**: 2x steps moved the average error beyond tolerance at {'; '.join(failed)}. No "
               "comparison below is a finding: retrain with more steps (train.epochs / train.min_steps) before "
               "reading it.", ""]
-  lines += gate_lines(rows, levels)
+  lines += gate_lines(checked)
   summary: dict = {"budgets": budgets, "imbalances": levels, "gate_failed_at": failed, "tasks": {}}
   for total in budgets:
     for task, task_rows in tasks.items():

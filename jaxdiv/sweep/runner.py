@@ -133,8 +133,9 @@ def probe_study(workdir: str, tasks: list[str] | None = None, kinds: list[str] |
   folders = folders if whole else [workdir.rstrip("/")]
   if not folders:
     raise FileNotFoundError(f"{root} has no finished stack under runs/: run its `jaxdiv sweep` first (it resumes)")
-  present = {_row_key(r) for r in read_rows(root)}
-  without_heldout = {run_key(r) for r in read_rows(root) if r.mode == "class" and r.stage != "baseline"
+  table = read_rows(root)
+  present = {_row_key(r) for r in table}
+  without_heldout = {run_key(r) for r in table if r.mode == "class" and r.stage != "baseline"
                      and r.pretrain_heldout_error is None}
   channels = io.read_json(os.path.join(folders[0], "summary.json"))["image_shape"][-1]
   task_data = load_tasks(config, channels)
