@@ -1,3 +1,5 @@
+import sys
+
 import numpy as np
 import pytest
 
@@ -46,3 +48,27 @@ def test_fit_image_resizes_and_converts_channels():
 def test_unknown_tfds_dataset_is_a_clear_error(tmp_path):
   with pytest.raises(FileNotFoundError, match="not prepared"):
     get_source("cifar10", data_dir=str(tmp_path))
+
+
+def test_prepare_many_builds_tasks_in_parallel_processes_once(tmp_path):
+  data_dir = str(tmp_path)
+  tasks = ["jaxdiv_digits", "jaxdiv_fashion_mnist"]
+  assert downstream.prepare_many(tasks, 8, data_dir, workers=2) == tasks
+  assert all(downstream.is_prepared(t, 8, data_dir) for t in tasks)
+  assert downstream.prepare_many(tasks, 8, data_dir, workers=2) == []  # built once
+  train_x, train_y, _, _, _ = downstream.digits_arrays(8)
+  built = get_source("jaxdiv_digits", split="train", resolution=8, data_dir=data_dir)
+  images, labels = built.read_batch(np.arange(len(built)))
+  # The worker built what a build in this process would (TFDS shuffles the order when it writes).
+  def as_set(x, y):
+    return sorted(image.tobytes() + bytes([label]) for image, label in zip(x, y))
+  assert as_set(images, labels) == as_set(train_x, train_y)
+
+
+def test_a_failed_task_build_names_the_task_and_its_error(tmp_path, monkeypatch):
+  def command(task, resolution, data_dir):  # the digits build succeeds, the Hangul one fails
+    code = "pass" if task == "jaxdiv_digits" else f"raise SystemExit('no fonts for {task}')"
+    return [sys.executable, "-c", code]
+  monkeypatch.setattr(downstream, "_build_command", command)
+  with pytest.raises(RuntimeError, match=r"(?s)jaxdiv_hangul at 8 px failed.*no fonts for jaxdiv_hangul"):
+    downstream.prepare_many(["jaxdiv_digits", "jaxdiv_hangul"], 8, str(tmp_path), workers=2)

@@ -9,7 +9,11 @@ so a probe measures how well features transfer to unseen styles, not memorised r
 from __future__ import annotations
 
 import gzip
+import logging
 import os
+import subprocess
+import sys
+import time
 import zlib
 from collections.abc import Callable, Sequence
 
@@ -20,6 +24,8 @@ from PIL import Image
 
 from jaxdiv import io
 from jaxdiv.data import fonts, glyphs, render
+
+log = logging.getLogger(__name__)
 
 FASHION_MNIST_DIR = "/usr/share/datasets/fashion-mnist"
 TRAIN_PER_CLASS = 60
@@ -292,7 +298,64 @@ def prepare(task: str, resolution: int = 32, data_dir: str | None = None) -> tfd
   if not _prepared(builder):
     # Processes sharing this data_dir (a pod's hosts on one disk, the two-process test) take turns: the
     # first builds, the others then find it prepared. TFDS alone races on renaming the finished folder.
+    # The same builder is asked again under the lock: a new one would render the task a second time.
     with io.file_lock(os.path.join(data_dir, f".{task}_{name}.lock")):
-      builder = make()
-      builder.download_and_prepare()
+      if not _prepared(builder):
+        builder.download_and_prepare()
+      builder = make()  # reads the prepared info (names from disk), whoever prepared it
   return builder
+
+
+def is_prepared(task: str, resolution: int, data_dir: str | None = None) -> bool:
+  """Whether `prepare` would find the task built, asked without making its builder (which renders the task
+  when it is not built: its class names come from the renders)."""
+  data_dir = data_dir or default_data_dir()
+  version = str(BUILDERS[task].VERSION)
+  return os.path.exists(os.path.join(data_dir, task, f"r{resolution}", version, "dataset_info.json"))
+
+
+def _build_command(task: str, resolution: int, data_dir: str) -> list[str]:
+  """A fresh interpreter that runs `prepare` without TFDS's progress bars. A subprocess, not
+  multiprocessing: spawned workers re-import the caller's main module, which a script without a
+  `__main__` guard cannot survive, and forking a parent that runs XLA's threads is unsafe."""
+  code = ("import logging, tensorflow_datasets as tfds; from jaxdiv.data import downstream; "
+          "logging.getLogger('absl').setLevel(logging.ERROR); tfds.disable_progress_bar(); "
+          f"downstream.prepare({task!r}, {resolution}, {data_dir!r})")
+  return [sys.executable, "-c", code]
+
+
+def prepare_many(tasks: Sequence[str], resolution: int, data_dir: str | None = None,
+                 workers: int | None = None) -> list[str]:
+  """Build the embedded `tasks` not built yet, one process per core at a time; returns those built.
+
+  A first run spends most of its data time here, rendering fonts in pure Python and NumPy on one core
+  per task; the tasks are independent, so two cores build them in about half the time. Each build takes
+  `prepare`'s file lock, so processes sharing the folder (a pod's hosts) still build each task once."""
+  data_dir = data_dir or default_data_dir()
+  todo = [t for t in dict.fromkeys(tasks) if t in BUILDERS and not is_prepared(t, resolution, data_dir)]
+  workers = min(len(todo), workers or len(os.sched_getaffinity(0)))
+  if workers <= 1:
+    for task in todo:
+      prepare(task, resolution, data_dir)
+    return todo
+  log.info("building %d embedded tasks at %d px, %d at a time: %s", len(todo), resolution, workers,
+           ", ".join(todo))
+  pending, running = list(todo), {}
+  while pending or running:
+    while pending and len(running) < workers:
+      task = pending.pop(0)
+      running[task] = (subprocess.Popen(_build_command(task, resolution, data_dir), stdout=subprocess.DEVNULL,
+                                        stderr=subprocess.PIPE, text=True), time.perf_counter())
+    time.sleep(0.2)
+    for task, (process, started) in list(running.items()):
+      if process.poll() is None:
+        continue
+      del running[task]
+      errors = process.stderr.read()
+      if process.returncode:
+        for other, _ in running.values():
+          other.kill()
+        raise RuntimeError(f"building the embedded task {task} at {resolution} px failed "
+                           f"(exit {process.returncode}):\n{errors.strip()[-3000:]}")
+      log.info("built %s in %.0f s", task, time.perf_counter() - started)
+  return todo

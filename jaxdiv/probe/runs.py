@@ -37,6 +37,8 @@ def load_tasks(config, channels: int | None = None) -> dict:
   out = {}
   log.info("downstream tasks: %s (each built on first use, the glyph tasks after the design index)",
            ", ".join(config.probe.tasks))
+  embedded = [name for name, where in map(split_location, config.probe.tasks) if where is None]
+  downstream.prepare_many(embedded, config.data.resolution)
   for task in config.probe.tasks:
     name = split_location(task)[0]
     splits = []
