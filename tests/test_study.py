@@ -35,6 +35,12 @@ def test_anti_diagonals_are_exact_and_log_spaced():
   specs = grid.design(sweep, max_classes=40, max_per_class=50)
   assert {s.mode for s in specs} == {"class", "cluster"} and {s.seed for s in specs} == {0, 1}
   assert all(s.num_classes <= 40 and s.per_class <= 50 for s in specs)
+  # A grid placed in n (sweep.n_max bounds n, so K = N/n_max ... N/n_min at every N): the v3 study's.
+  sweep.budgets, sweep.points, sweep.k_min, sweep.k_max, sweep.n_min, sweep.n_max = [256, 4096], 4, 1, 1024, 4, 32
+  sweep.seeds, sweep.cluster = [0], False
+  specs = grid.design(sweep, max_classes=5000, max_per_class=50)
+  expected = {(total, n) for total in (256, 4096) for n in (4, 8, 16, 32)}
+  assert {(s.num_classes * s.per_class, s.per_class) for s in specs} == expected
 
 
 def _synthetic_rows(totals, stage, rng):

@@ -1,7 +1,8 @@
-"""The CPU study, v2 (issue 21): three budgets 16x apart, three seeds, on a 2-core machine.
+"""The CPU study, v2 and v3 (issue 21): three budgets 16x apart, three seeds, on a 2-core machine.
 
   jaxdiv sweep --config configs/glyphs_cpu.py --plan --power   # its runs, time and verdict odds first
   jaxdiv sweep --config configs/glyphs_cpu.py --workdir runs/glyphs_cpu
+  jaxdiv sweep --config configs/glyphs_cpu.py:v3 --workdir runs/glyphs_cpu_v3
 
 Glyph pool at 20 px, a width-8 ResNet-18 (64-d features), batch 64. Anti-diagonals at N = 256, 1024 and
 4096 (16x: the slope of ln K* on ln N has an expected 95% half-width of ~0.2 from the power preview with
@@ -14,12 +15,19 @@ budgets. The paper's protocol for the prediction: fit the bound model on N = 256
 at N = 4096 (4x beyond the fit) and compare it there with the grid's best and the standard K (as many
 classes as n >= 8 allows, capped at 128). Ridge probes on all six embedded tasks (2000 train / 2000 test
 images each, fewer where a task has fewer).
+
+`:v3` answers what v2's failed gate left open. v2 at 2x steps put the N = 4096 optimum on the grid's n = 8
+edge, as N = 256's already was: the optimum lies at small n, so v3 places the grid in n, not K: n in {4, 8,
+16, 32} at every N (K = N/32 ... N/4: 8-64, 32-256, 128-1024), at least 100 epochs and 800 steps per run
+(2x v2 at N = 1024 and 4096; N = 256 keeps its 800 steps), the gate at 200 epochs. Everything else as v2.
 """
 
 from jaxdiv.configs import demo
+from jaxdiv.configs.common import parse_arg
 
 
 def get_config(arg=None):
+  v3 = parse_arg(arg, v3=False).v3
   config = demo.get_config()
   config.train.epochs = 50.0
   config.train.min_steps = 800
@@ -35,4 +43,8 @@ def get_config(arg=None):
   config.sweep.validation_budget = 4096
   config.sweep.replicates = 200
   config.probe.max_train, config.probe.max_test = 2000, 2000
+  if v3:
+    config.train.epochs = 100.0
+    config.sweep.k_min, config.sweep.k_max = 1, 1024
+    config.sweep.n_min, config.sweep.n_max, config.sweep.points = 4, 32, 4
   return config

@@ -54,7 +54,8 @@ def design(sweep, max_classes: int, max_per_class: int) -> list[RunSpec]:
     pairs = [(k, total // k) for total in sweep.budgets for k in explicit_ks(total, sweep.k_values, k_max)]
   elif sweep.grid == "anti_diagonal":
     pairs = [p for total in sweep.budgets
-             for p in anti_diagonal(total, sweep.points, sweep.k_min, k_max, sweep.n_min, max_per_class)]
+             for p in anti_diagonal(total, sweep.points, sweep.k_min, k_max, sweep.n_min,
+                                   min(sweep.n_max, max_per_class))]
   elif sweep.grid == "full":
     k_values = np.unique(np.round(np.geomspace(sweep.k_min, k_max, sweep.points)).astype(int))
     n_values = np.unique(np.round(np.geomspace(sweep.n_min, min(sweep.n_max, max_per_class), sweep.points)).astype(int))
