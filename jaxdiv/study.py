@@ -125,7 +125,7 @@ def standard_k(sweep, total: int, max_classes: int | None = None) -> int:
 def grid_ks(sweep, total: int, max_classes: int | None = None) -> set[int]:
   """The K's of the sweep's anti-diagonal at N = `total`."""
   k_max = min(sweep.k_max, max_classes or sweep.k_max)
-  return {k for k, _ in grid.anti_diagonal(total, sweep.points, sweep.k_min, k_max, sweep.n_min)}
+  return {k for k, _ in grid.anti_diagonal(total, sweep.points, sweep.k_min, k_max, sweep.n_min, sweep.n_max)}
 
 
 def validation_specs(config, prediction: dict, fit, max_classes: int) -> list[RunSpec]:

@@ -19,7 +19,9 @@ images each, fewer where a task has fewer).
 `:v3` answers what v2's failed gate left open. v2 at 2x steps put the N = 4096 optimum on the grid's n = 8
 edge, as N = 256's already was: the optimum lies at small n, so v3 places the grid in n, not K: n in {4, 8,
 16, 32} at every N (K = N/32 ... N/4: 8-64, 32-256, 128-1024), at least 100 epochs and 800 steps per run
-(2x v2 at N = 1024 and 4096; N = 256 keeps its 800 steps), the gate at 200 epochs. Everything else as v2.
+(2x v2 at N = 1024 and 4096; N = 256 keeps its 800 steps), the gate at 200 epochs. Refinement on: where a
+budget's optimum is on the n = 4 edge, every seed adds n = 2 there (powers of 2 have no half steps).
+Everything else as v2.
 """
 
 from jaxdiv.configs import demo
@@ -47,4 +49,5 @@ def get_config(arg=None):
     config.train.epochs = 100.0
     config.sweep.k_min, config.sweep.k_max = 1, 1024
     config.sweep.n_min, config.sweep.n_max, config.sweep.points = 4, 32, 4
+    config.sweep.refine, config.sweep.refine_n_min = True, 2
   return config
