@@ -212,6 +212,13 @@ def _fmt(value, spec=".3f"):
   return "–" if value is None or (isinstance(value, float) and not np.isfinite(value)) else format(value, spec)
 
 
+def _fitted_k(value, total: int) -> str:
+  """A fitted K*: past N (n < 1) it is not a split of N but a fit with no finite optimum (one budget, say)."""
+  if value is not None and np.isfinite(value) and value > total:
+    return f"> {total} (no finite optimum)"
+  return _fmt(value, ".1f")
+
+
 def _points(value):
   return None if value is None else 100 * value
 
@@ -416,7 +423,7 @@ def write_report(workdir: str, probe: str = "ridge", meta: dict | None = None) -
     for best in fit.best_k:
       m = fitted.get(best["N"], {})
       lines.append(f"| {task} | {best['N']} | {best['K_star']:.1f}{' (edge)' if best['at_edge'] else ''} | "
-                   f"{_ci(best['K_ci95'], '.0f')} | {best['ratio']:.3g} | {_fmt(m.get('K_star'), '.1f')} | "
+                   f"{_ci(best['K_ci95'], '.0f')} | {best['ratio']:.3g} | {_fitted_k(m.get('K_star'), best['N'])} | "
                    f"{_ci(m.get('K_ci95'), '.0f')} | {_fmt(m.get('interior_share'), '.2f')} | {best['grid_best_K']} | "
                    f"{fit.family} | {fit.grad_norm:.1e} |")
   lines += ["", "## Interior optimum (error at the end minus at the best interior K; 95% CIs from paired seeds "
@@ -436,8 +443,8 @@ def write_report(workdir: str, probe: str = "ridge", meta: dict | None = None) -
     deltas = [h["delta"] for h in next(iter(fits.values())).huber]
     lines += ["| task | " + " | ".join(f"delta = {d:g}" for d in deltas) + " |", "|---" * (1 + len(deltas)) + "|"]
     for task, fit in fits.items():
-      lines.append(f"| {task} | " + " | ".join(", ".join(f"N={n}: {k:.1f}" for n, k in h["K_star"].items())
-                                               for h in fit.huber) + " |")
+      cells = (", ".join(f"N={n}: {_fitted_k(k, int(n))}" for n, k in h["K_star"].items()) for h in fit.huber)
+      lines.append(f"| {task} | " + " | ".join(cells) + " |")
   lines += ["", "## Figures", ""]
   for task in sorted(errors, key=lambda t: (t == AVERAGE, t)):
     safe = task.replace("/", "_")
