@@ -48,7 +48,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_argument("--no-estimate", action="store_true",
                      help="with --plan: skip the wall-time estimate (it may time a few steps of each shape)")
     sub.add_argument("--power", action="store_true",
-                     help="with --plan: simulate the design's verdicts under an invariant and a drifting truth")
+                     help="with --plan: simulate the design's verdicts under known truths (K* ∝ N^0.5, N^0.7, N)")
     sub.add_argument("--prior", default=None,
                      help="with --power: an earlier study's workdir whose seed SD and curvature the simulation uses")
     sub.add_argument("--noise", type=float, default=None, help="with --power: seed SD of the error (0.016 = 1.6 pt)")

@@ -269,6 +269,7 @@ def test_power_preview_reaches_each_verdict_where_the_noise_allows_it():
   quiet = power.preview(POWER_DESIGN, {"seed_sd": 0.002}, tables=100)["truths"]
   assert quiet["invariant (slope 0.5)"]["verdicts"][measured.INVARIANT] >= 0.9
   assert quiet["drifts (slope 0.7)"]["verdicts"][measured.DRIFTS] >= 0.9
+  assert quiet["proportional (slope 1.0)"]["verdicts"][measured.DRIFTS] >= 0.9
   # Real noise: a weak drift is never called invariant, and mostly not called at all.
   real = power.preview(POWER_DESIGN, tables=100)["truths"]["drifts (slope 0.7)"]["verdicts"]
   assert real[measured.INVARIANT] == 0 and real[measured.INCONCLUSIVE] >= 0.5

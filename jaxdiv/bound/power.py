@@ -1,10 +1,11 @@
 """Size a study before running it: what a design (budgets, K grid, seeds) can conclude.
 
 `preview` simulates a few hundred results tables of the design under known truths (K/n invariant: K* ∝
-N^0.5; drifting: K* ∝ N^0.7) and feeds each through the library's own estimators (`measured.curves` →
-`best_k` per budget → `invariance_slope` and its verdict rule), so what it reports is what the study would
-report. Each truth is a U-curve in ln K per budget, err = floor + curvature·(ln K − ln K*_N)², plus the
-seed noise, taken from an earlier study (`prior_from_results`) or given as numbers.
+N^0.5; drifting: K* ∝ N^0.7; proportional, n* fixed: K* ∝ N, where v1's and v2's estimates lie) and feeds
+each through the library's own estimators (`measured.curves` → `best_k` per budget → `invariance_slope`
+and its verdict rule), so what it reports is what the study would report. Each truth is a U-curve in ln K
+per budget, err = floor + curvature·(ln K − ln K*_N)², plus the seed noise, taken from an earlier study
+(`prior_from_results`) or given as numbers.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import numpy as np
 from jaxdiv.bound import measured
 from jaxdiv.results import AVERAGE, ResultRow, read_rows, with_average
 
-TRUTHS = {"invariant (slope 0.5)": 0.5, "drifts (slope 0.7)": 0.7}
+TRUTHS = {"invariant (slope 0.5)": 0.5, "drifts (slope 0.7)": 0.7, "proportional (slope 1.0)": 1.0}
 VERDICTS = (measured.INVARIANT, measured.DRIFTS, measured.DRIFTS_WITHIN, measured.INCONCLUSIVE)
 # Used when no prior is given: the committed one-hour CPU study's average task (docs/study_cpu): pooled seed
 # SD 1.2-2.0 points; curvature 0.018-0.048 error per (ln K)² by `curvature` (the local fit through the noisy

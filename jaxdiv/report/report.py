@@ -276,12 +276,14 @@ def answers(fits: dict, meta: dict, table: list[dict]) -> list[str]:
     preview = meta.get("power")
     if preview and slope.get("slope_ci95"):
       low, high = slope["slope_ci95"]
-      invariant, drifting = preview["truths"].values()
+      truths = preview["truths"]  # by name: a study.json written before the slope-1 truth holds two
+      invariant = truths["invariant (slope 0.5)"]
+      odds = "; ".join(f"{t['verdicts'].get('inconclusive', 0):.0%} under slope {t['slope']:g}"
+                       for t in truths.values())
       lines.append(f"- **Power, declared before the data** (`--plan --power`, {preview['prior_source']} prior: seed SD "
                    f"{100 * _as_number(preview['prior']['seed_sd']):.1f} pt): expected slope CI half-width "
                    f"{invariant['slope_ci_half_width']:.2f}, achieved {(high - low) / 2:.2f}; P(inconclusive) "
-                   f"{invariant['verdicts'].get('inconclusive', 0):.0%} under an invariant truth, "
-                   f"{drifting['verdicts'].get('inconclusive', 0):.0%} under a drift to slope 0.7")
+                   f"{odds} (0.5 = invariant K/n)")
   interior = defaultdict(list)
   for task, fit in sorted(fits.items(), key=lambda item: (item[0] == AVERAGE, item[0])):
     for check in fit.interior:
