@@ -55,8 +55,10 @@ def _save(fig, ax, path: str, xlabel: str, title: str, legend: bool = True) -> s
   ax.set_xlabel(xlabel)
   ax.set_ylabel("test error")
   ax.set_title(title, fontsize=9)
-  if legend:
-    ax.legend(fontsize=7)
+  if legend:  # beside the axes, on a wider figure: inside, it covered points (v2's N = 256 curve)
+    width, height = fig.get_size_inches()
+    fig.set_size_inches(width + 2.3, height)
+    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.02, 1.0), borderaxespad=0.0)
   fig.tight_layout()
   io.save_figure(fig, path)
   _pyplot().close(fig)
