@@ -90,24 +90,32 @@ def aicc(fit, K, n, err, weights=None) -> float:
 
 def bootstrap_errors(err_by_seed: np.ndarray, fitted: np.ndarray, replicates: int, seed: int,
                      num_params: int = 0, budgets: np.ndarray | None = None) -> np.ndarray:
-  """Bootstrap replicates of the per-point mean error: resample seeds when there are at least three, each
-  budget (`budgets`, the N of every point) with its own picks from its own stream, since a seed's networks
-  at two budgets are separate trainings; with fewer seeds (two give three distinct resamples), resample
-  log residuals of the mean inflated by sqrt(m / (m − p)), the degrees-of-freedom correction for p fitted
-  parameters."""
+  """Bootstrap replicates of the per-point mean error around the fitted surface (a parametric bootstrap in
+  log error): each point gets normal noise of the larger of (a) the seed SD of its mean, pooled over every
+  point, and (b) the fit's lack of fit, the RMS of the log residuals of the means with m − p degrees of
+  freedom for p fitted parameters. Each budget (`budgets`, the N of every point) draws from its own stream,
+  since a seed's networks at two budgets are separate trainings. With one seed only (b) is known, and the
+  log residuals themselves are resampled, inflated by sqrt(m / (m − p)).
+
+  Why not resample seeds: with 3 seeds that gives 10 distinct resamples per budget and a spread
+  sqrt(2/3) of the mean's; in simulation (v3's design, 3 seeds, 4% noise, 40 studies per truth) the bound
+  model's exponent interval covered 82% resampling seeds, 82% with the spread corrected, and 92% (half-width
+  within 10% of the estimates' 1.96·SD) with this bootstrap."""
   points, seeds = err_by_seed.shape
-  if seeds > 2:
-    budgets = np.zeros(points) if budgets is None else np.asarray(budgets)
-    out = np.empty((replicates, points))
-    for total in np.unique(budgets):
-      at = budgets == total
-      picks = measured.budget_stream(seed, total).integers(0, seeds, (replicates, seeds))
-      out[:, at] = err_by_seed[at][:, picks].mean(axis=2).T
-    return out
-  rng = np.random.default_rng(seed)
   log_residual = np.log(err_by_seed.mean(axis=1)) - np.log(fitted)
-  log_residual = (log_residual - log_residual.mean()) * np.sqrt(points / max(points - num_params, 1))
-  return fitted * np.exp(rng.choice(log_residual, (replicates, points)))
+  dof = max(points - num_params, 1)
+  if seeds < 2:
+    rng = np.random.default_rng(seed)
+    centred = (log_residual - log_residual.mean()) * np.sqrt(points / dof)
+    return fitted * np.exp(rng.choice(centred, (replicates, points)))
+  seed_sd = np.sqrt(np.log(err_by_seed).var(axis=1, ddof=1).mean() / seeds)
+  scale = max(seed_sd, float(np.sqrt((log_residual ** 2).sum() / dof)))
+  budgets = np.zeros(points) if budgets is None else np.asarray(budgets)
+  noise = np.empty((replicates, points))
+  for total in np.unique(budgets):
+    at = budgets == total
+    noise[:, at] = measured.budget_stream(seed, total).standard_normal((replicates, int(at.sum())))
+  return fitted * np.exp(scale * noise)
 
 
 def _weights(err_by_seed: np.ndarray):
