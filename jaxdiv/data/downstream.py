@@ -13,6 +13,7 @@ import logging
 import os
 import subprocess
 import sys
+import tempfile
 import time
 import zlib
 from collections.abc import Callable, Sequence
@@ -344,16 +345,19 @@ def prepare_many(tasks: Sequence[str], resolution: int, data_dir: str | None = N
   while pending or running:
     while pending and len(running) < workers:
       task = pending.pop(0)
+      errors = tempfile.TemporaryFile(mode="w+")  # not a pipe: a full pipe would stall a chatty child
       running[task] = (subprocess.Popen(_build_command(task, resolution, data_dir), stdout=subprocess.DEVNULL,
-                                        stderr=subprocess.PIPE, text=True), time.perf_counter())
+                                        stderr=errors, text=True), errors, time.perf_counter())
     time.sleep(0.2)
-    for task, (process, started) in list(running.items()):
+    for task, (process, stderr, started) in list(running.items()):
       if process.poll() is None:
         continue
       del running[task]
-      errors = process.stderr.read()
+      stderr.seek(0)
+      errors = stderr.read()
+      stderr.close()
       if process.returncode:
-        for other, _ in running.values():
+        for other, _, _ in running.values():
           other.kill()
         raise RuntimeError(f"building the embedded task {task} at {resolution} px failed "
                            f"(exit {process.returncode}):\n{errors.strip()[-3000:]}")
