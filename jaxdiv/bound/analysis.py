@@ -108,7 +108,7 @@ def bootstrap_errors(err_by_seed: np.ndarray, fitted: np.ndarray, replicates: in
     rng = np.random.default_rng(seed)
     centred = (log_residual - log_residual.mean()) * np.sqrt(points / dof)
     return fitted * np.exp(rng.choice(centred, (replicates, points)))
-  seed_sd = np.sqrt(np.log(err_by_seed).var(axis=1, ddof=1).mean() / seeds)
+  seed_sd = np.sqrt(np.log(np.maximum(err_by_seed, 1e-6)).var(axis=1, ddof=1).mean() / seeds)  # a 0 error stays finite
   scale = max(seed_sd, float(np.sqrt((log_residual ** 2).sum() / dof)))
   budgets = np.zeros(points) if budgets is None else np.asarray(budgets)
   noise = np.empty((replicates, points))
