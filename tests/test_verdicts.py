@@ -17,12 +17,14 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 INVARIANT = {"A": 2.0, "B": 1.0, "C": 0.05, "alpha": 0.4, "beta": 0.4}
 
 
-def surface_rows(params, budgets, seeds=4, noise=0.01, points=9, seed=0):
-  """Rows of err = A·K^-α + B·n^-β + C with multiplicative noise; K* ∝ N^(β/(α+β))."""
+def surface_rows(params, budgets, seeds=4, noise=0.01, points=9, seed=0, n_values=None):
+  """Rows of err = A·K^-α + B·n^-β + C with multiplicative noise; K* ∝ N^(β/(α+β)). K log-spaced over
+  [2, N/2], or K = N/n for each of `n_values` (a grid placed in n, like the v3 study's)."""
   rng = np.random.default_rng(seed)
   rows = []
   for total in budgets:
-    for k in np.unique(np.round(np.geomspace(2, total / 2, points))).astype(int):
+    ks = [total // n for n in n_values] if n_values else np.unique(np.round(np.geomspace(2, total / 2, points)))
+    for k in np.asarray(ks).astype(int):
       n = total // int(k)
       for s in range(seeds):
         err = (params["A"] * k ** -params["alpha"] + params["B"] * n ** -params["beta"] + params["C"])
@@ -431,19 +433,6 @@ def test_seed_bootstrap_spread_equals_the_spread_of_a_mean_of_three_seeds():
   assert (draws > 0).all()
 
 
-def _bound_surface_rows(params, seed, noise=0.04, seeds=3):
-  """v3's design (n in {4, 8, 16, 32} at N = 256/1024/4096) on a bound surface, multiplicative seed noise."""
-  rng = np.random.default_rng(seed)
-  rows = []
-  for total in (256, 1024, 4096):
-    for n in (4, 8, 16, 32):
-      k = total // n
-      err = params["A"] * k ** -params["alpha"] + params["B"] * n ** -params["beta"] + params["C"]
-      rows += [{"K": k, "n": n, "N": total, "seed": s, "error": err * np.exp(noise * rng.normal())}
-               for s in range(seeds)]
-  return rows
-
-
 @pytest.mark.slow
 def test_bound_exponent_interval_covers_its_truth_with_three_seeds():
   """The bound model's β/(α+β) interval through `analyse`, 30 simulated studies per truth (invariant 0.5,
@@ -454,7 +443,8 @@ def test_bound_exponent_interval_covers_its_truth_with_three_seeds():
   for params in truths:
     truth = params["beta"] / (params["alpha"] + params["beta"])
     for i in range(30):
-      invariance = analyse(_bound_surface_rows(params, 1000 + i), replicates=100, seed=i).invariance
+      rows = surface_rows(params, (256, 1024, 4096), seeds=3, noise=0.04, seed=1000 + i, n_values=(4, 8, 16, 32))
+      invariance = analyse(rows, replicates=100, seed=i).invariance
       low, high = invariance["exponent_ci95"]
       covered += low <= truth <= high
       studies += 1
