@@ -11,25 +11,11 @@ from scipy import stats
 
 from jaxdiv.bound import measured
 from jaxdiv.bound.analysis import Analysis, analyse
+from jaxdiv.bound.power import bound_surface_rows as surface_rows
 from jaxdiv.results import AVERAGE, ResultRow, with_average
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 INVARIANT = {"A": 2.0, "B": 1.0, "C": 0.05, "alpha": 0.4, "beta": 0.4}
-
-
-def surface_rows(params, budgets, seeds=4, noise=0.01, points=9, seed=0, n_values=None):
-  """Rows of err = A·K^-α + B·n^-β + C with multiplicative noise; K* ∝ N^(β/(α+β)). K log-spaced over
-  [2, N/2], or K = N/n for each of `n_values` (a grid placed in n, like the v3 study's)."""
-  rng = np.random.default_rng(seed)
-  rows = []
-  for total in budgets:
-    ks = [total // n for n in n_values] if n_values else np.unique(np.round(np.geomspace(2, total / 2, points)))
-    for k in np.asarray(ks).astype(int):
-      n = total // int(k)
-      for s in range(seeds):
-        err = (params["A"] * k ** -params["alpha"] + params["B"] * n ** -params["beta"] + params["C"])
-        rows.append({"K": int(k), "n": n, "N": total, "seed": s, "error": err * np.exp(noise * rng.normal())})
-  return rows
 
 
 def test_an_invariant_surface_is_called_invariant():

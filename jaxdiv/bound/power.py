@@ -17,7 +17,7 @@ from jaxdiv.results import AVERAGE, ResultRow, read_rows, with_average
 
 TRUTHS = {"invariant (slope 0.5)": 0.5, "drifts (slope 0.7)": 0.7, "proportional (slope 1.0)": 1.0}
 VERDICTS = (measured.INVARIANT, measured.DRIFTS, measured.DRIFTS_WITHIN, measured.INCONCLUSIVE)
-# Used when no prior is given: the committed one-hour CPU study's average task (docs/study_cpu): pooled seed
+# Used when no prior is given: the one-hour CPU study v1's average task (git show 96f2058:docs/study_cpu): pooled seed
 # SD 1.2-2.0 points; curvature 0.018-0.048 error per (ln K)² by `curvature` (the local fit through the noisy
 # minimum leans high), while its curves rise only 0.55-1.3 standard errors of a 3-seed mean one grid step
 # (ln 2) from the minimum, i.e. 0.01-0.025.
@@ -92,6 +92,24 @@ def simulate_rows(design: dict, prior: dict, slope: float, rng: np.random.Genera
       noisy = truth + spread * rng.standard_normal(len(ks))
       rows += [ResultRow(task="simulated", N=total, K=int(k), n=total // int(k), seed=seed, error=float(e))
                for k, e in zip(ks, noisy)]
+  return rows
+
+
+def bound_surface_rows(params: dict, budgets, seeds: int = 4, noise: float = 0.01, points: int = 9, seed: int = 0,
+                       n_values=None) -> list[dict]:
+  """Rows of the bound model's own surface, err = A·K^-α + B·n^-β + C, with multiplicative noise, so the
+  exponent of K* in N is known exactly: β/(α+β). K log-spaced over [2, N/2], or K = N/n for each of
+  `n_values` (a grid placed in n, like the v3 study's). Both the measured slope and the bound model's
+  exponent are checked against it (tests, `bench/verdicts.py`)."""
+  rng = np.random.default_rng(seed)
+  rows = []
+  for total in budgets:
+    ks = [total // n for n in n_values] if n_values else np.unique(np.round(np.geomspace(2, total / 2, points)))
+    for k in np.asarray(ks).astype(int):
+      n = total // int(k)
+      for s in range(seeds):
+        err = params["A"] * k ** -params["alpha"] + params["B"] * n ** -params["beta"] + params["C"]
+        rows.append({"K": int(k), "n": n, "N": total, "seed": s, "error": err * np.exp(noise * rng.normal())})
   return rows
 
 

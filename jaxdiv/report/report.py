@@ -278,8 +278,8 @@ def answers(fits: dict, meta: dict, table: list[dict]) -> list[str]:
     preview = meta.get("power")
     if preview and slope.get("slope_ci95"):
       low, high = slope["slope_ci95"]
-      truths = preview["truths"]  # by name: a study.json written before the slope-1 truth holds two
-      invariant = truths["invariant (slope 0.5)"]
+      truths = preview["truths"]  # a study.json written before the slope-1 truth holds two
+      invariant = next(t for t in truths.values() if t["slope"] == 0.5)
       odds = "; ".join(f"{t['verdicts'].get('inconclusive', 0):.0%} under slope {t['slope']:g}"
                        for t in truths.values())
       lines.append(f"- **Power, declared before the data** (`--plan --power`, {preview['prior_source']} prior: seed SD "
