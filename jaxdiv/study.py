@@ -64,25 +64,41 @@ def gate_specs(config, rows) -> list[RunSpec]:
 REFINE_STEP = np.sqrt(2.0)
 
 
+def centre_index(grid_k: np.ndarray, best: dict) -> int:
+  """Where the grid-best K sits on the sorted grid (0: its low-K end)."""
+  return int(np.argmin(np.abs(np.log(grid_k / best["grid_best_K"]))))
+
+
 def refine_ks(total: int, grid_k, best: dict, k_hi: int, k_lo: int = 2) -> tuple[list[int], str]:
   """The K's refinement adds at N = `total` (none when the optimum is pinned down) and why.
 
-  Triggered when the measured vertex is at the grid's edge, or its 95% CI spans more than two grid steps.
-  It adds half steps (×√2) on each side of the grid-best K and, at an edge, one grid step beyond it within
-  [k_lo, k_hi] (k_hi from n >= refine_n_min: the gate then says whether such small-n runs trained). K must
-  divide N (K·n = N exactly), so a target without a divisor within a quarter step is skipped and said."""
+  Triggered when the measured vertex is at the grid's edge, its 95% CI spans more than two grid steps, or
+  the CI reaches an end of the grid next to the grid-best K (the bootstrap's vertices are clipped there, so
+  such a CI says only that the optimum may lie beyond it). It adds half steps (×√2) on each side of the
+  grid-best K and one grid step beyond the edge the vertex lies at, or else the edge the CI reaches,
+  within [k_lo, k_hi] (k_hi from n >= refine_n_min: the gate then says whether such small-n runs trained).
+  K must divide N (K·n = N exactly), so a target without a divisor within a quarter step is skipped and
+  said."""
   grid_k = np.sort(np.asarray(grid_k, float))
   step = float(np.median(np.diff(np.log(grid_k)))) if len(grid_k) > 1 else np.log(2.0)
   low, high = best.get("K_ci95") or (None, None)
   wide = low is not None and np.log(high / low) > 2 * step + 1e-9
-  if not (best["at_edge"] or wide):
-    return [], "K* pinned down (interior, CI within two grid steps)"
+  # A CI that ends at the grid's edge (the bootstrap's vertices are clipped there) with the grid-best K
+  # within one step of that edge: the optimum may lie beyond it.
+  reaches_low = low is not None and low <= grid_k[0] * (1 + 1e-6) and centre_index(grid_k, best) <= 1
+  reaches_high = (high is not None and high >= grid_k[-1] * (1 - 1e-6)
+                  and centre_index(grid_k, best) >= len(grid_k) - 2)
+  if not (best["at_edge"] or wide or reaches_low or reaches_high):
+    return [], "K* pinned down (interior, CI within two grid steps and inside the grid)"
   centre = best["grid_best_K"]
   targets = [centre / REFINE_STEP, centre * REFINE_STEP]
-  if centre == grid_k[0]:
-    targets.append(grid_k[0] / np.exp(step))
-  if centre == grid_k[-1]:
-    targets.append(grid_k[-1] * np.exp(step))
+  if best["at_edge"]:
+    beyond_low = centre == grid_k[0]
+  else:  # both only on a grid of two or three K: the end nearer the vertex
+    beyond_low = reaches_low and not (
+        reaches_high and np.log(best["K_star"] / grid_k[0]) > np.log(grid_k[-1] / best["K_star"]))
+  if best["at_edge"] or reaches_low or reaches_high:
+    targets.append(grid_k[0] / np.exp(step) if beyond_low else grid_k[-1] * np.exp(step))
   ks, missing = set(), []
   for target in targets:
     if not k_lo <= round(target) <= k_hi:
@@ -93,7 +109,12 @@ def refine_ks(total: int, grid_k, best: dict, k_hi: int, k_lo: int = 2) -> tuple
       ks.add(k)
     else:
       missing.append(f"no divisor of N near K ~ {target:.1f}")
-  why = "vertex at the grid's edge" if best["at_edge"] else f"K* CI {low:.0f}-{high:.0f} spans > 2 grid steps"
+  if best["at_edge"]:
+    why = "vertex at the grid's edge"
+  elif wide:
+    why = f"K* CI {low:.0f}-{high:.0f} spans > 2 grid steps"
+  else:
+    why = f"K* CI {low:.0f}-{high:.0f} reaches the grid's {'low' if beyond_low else 'high'}-K end"
   return sorted(ks), why + ("; " + ", ".join(missing) if missing else "")
 
 
