@@ -1,7 +1,8 @@
-"""Retrain more K's of a finished study at 2x steps (stage "gate", one seed), to see where the longer-trained
-curve's optimum lies when the gate fails. Its rows join the study's table; `jaxdiv fit` / `report` use them.
+"""Retrain more K's of a finished study at 2x steps (stage "gate", the seeds named), to see where the
+longer-trained curve's optimum lies when the gate fails (one run per device at a time). Its rows join the
+study's table; `jaxdiv fit` / `report` use them.
 
-  .venv/bin/python scripts/extend_gate.py --workdir docs/study_cpu_v2 --total 4096 --ks 64 256 --seed 0
+  .venv/bin/python scripts/extend_gate.py --workdir docs/study_cpu_v2 --total 4096 --ks 64 256 --seeds 0
 
 (How docs/study_cpu_v2's N = 4096 gate got K = 64 and 256 beside the gate's own 8, 128 and 512.)
 """
@@ -22,7 +23,7 @@ def main() -> None:
   parser.add_argument("--workdir", required=True)
   parser.add_argument("--total", type=int, required=True, help="the budget N")
   parser.add_argument("--ks", type=int, nargs="+", required=True, help="K's to retrain (each must divide N)")
-  parser.add_argument("--seed", type=int, default=0)
+  parser.add_argument("--seeds", type=int, nargs="+", default=[0], help="every K is retrained for each seed")
   args = parser.parse_args()
   logging.basicConfig(level=logging.INFO, format="%(levelname)s %(message)s")
   bad = [k for k in args.ks if args.total % k]
@@ -32,7 +33,7 @@ def main() -> None:
   config = load_workdir_config(args.workdir)
   config.progress = False
   phases = Phases()
-  specs = [RunSpec(k, args.total // k, args.seed) for k in args.ks]
+  specs = [RunSpec(k, args.total // k, seed) for seed in args.seeds for k in args.ks]
   run_sweep(config, args.workdir, specs, stage="gate", steps_scale=GATE_STEPS_SCALE, phases=phases)
   print("wall seconds by phase:", phases.rounded())
 
