@@ -332,11 +332,12 @@ def gate_lines(fits: dict) -> list[str]:
            "at least 1 point)", ""]
   if not any(f.gate for f in fits.values()):
     return lines + ["gate not run", ""]
-  lines += ["| N | task | K | n | error 1x | error 2x | change | tolerance | passes |", "|---" * 9 + "|"]
+  lines += ["| N | task | K | n | seed | error 1x | error 2x | change | tolerance | passes |", "|---" * 10 + "|"]
   for task, fit in sorted(fits.items(), key=lambda item: (item[0] != AVERAGE, item[0])):
     for budget in fit.gate:
       for c in budget["checks"]:
-        lines.append(f"| {budget['N']} | {task} | {c['K']} | {c['n']} | {c['error_1x']:.3f} | {c['error_2x']:.3f} | "
+        lines.append(f"| {budget['N']} | {task} | {c['K']} | {c['n']} | {c.get('seed', '–')} | {c['error_1x']:.3f} | "
+                     f"{c['error_2x']:.3f} | "
                      f"{100 * c['change']:+.1f} pt | {100 * c['tolerance']:.1f} pt | {_yes_no(c['passes'])} |")
   average = fits.get(AVERAGE)
   if average:
