@@ -22,8 +22,8 @@ demo: setup
 	$(BIN)/jaxdiv demo
 
 # One pytest worker per core, a test file per worker (module fixtures are built once). From a fresh clone
-# with empty caches, set-up included: 18 min 14 s on a 2-core Intel Xeon (2026-12-03; the same suite took
-# about 8 min on a 2-core AMD EPYC that benches 2.3x faster). The persistent XLA cache
+# with empty caches (HOME pointed at an empty folder), set-up included: 6 min 30 s on a 2-core Intel Xeon
+# with nothing else running (2026-12-03; the tests alone 5 min 58 s). The persistent XLA cache
 # (~/.cache/jaxdiv-test-xla) makes reruns faster.
 test: setup
 	$(BIN)/python -m pytest -q -n auto --dist loadfile --durations=15
