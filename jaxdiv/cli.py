@@ -34,7 +34,7 @@ def build_parser() -> argparse.ArgumentParser:
   info.add_argument("name")
   prepare = data_commands.add_parser("prepare", help="build the glyph design index and the downstream tasks")
   prepare.add_argument("--tasks", nargs="*", default=None)
-  demo_parser = commands.add_parser("demo", help="run the demo study on the embedded data (about 18 min on 2 cores)")
+  demo_parser = commands.add_parser("demo", help="run the demo study on the embedded data (9-18 min on 2 cores)")
   demo_parser.add_argument("--workdir", default="runs/demo")
   demo_parser.add_argument("--quick", action="store_true", help="a one-minute version for tests")
   sweep = commands.add_parser("sweep", help="the study of a config: grid, probes, fit, validation, report",

@@ -1,4 +1,4 @@
-"""The demo study (`jaxdiv demo`): a whole study on a 2-core laptop (18 min on a 2-core Xeon; `--plan` estimates it).
+"""The demo study (`jaxdiv demo`): a whole study on a 2-core laptop (9-18 min on a 2-core Xeon; `--plan` estimates it).
 
   jaxdiv sweep --config configs/demo.py --workdir runs/demo         # what `jaxdiv demo` runs
   jaxdiv sweep --config configs/demo.py:quick --workdir /tmp/quick  # the test-size study
