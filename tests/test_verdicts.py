@@ -449,3 +449,34 @@ def test_bound_exponent_interval_covers_its_truth_with_three_seeds():
       if truth > 0.65:
         assert invariance["verdict"] != measured.INVARIANT
   assert covered / studies >= 0.88
+
+
+def test_training_length_check_covers_the_slope_with_a_one_seed_gate_curve():
+  """`slope_at_longer_training`: the largest budget's K* from a one-seed 2x curve (the gate's smallest, best
+  and largest K plus one), its interval from the 1x grid's noise. Over 200 tables with a known slope the
+  interval covers it at least 90% of the time, and a table without 3 gated K gives {}."""
+  rng = np.random.default_rng(0)
+  truth, curvature, sd = 0.9, 0.02, 0.011
+  covered, tables = 0, 200
+  for t in range(tables):
+    rows = []
+    for total in (256, 1024, 4096):
+      log_star = np.log(18 * (total / 256) ** truth)
+      for k in (total // 32, total // 16, total // 8, total // 4):
+        for s in range(3):
+          rows.append({"N": total, "K": k, "n": total // k, "seed": s, "stage": "sweep",
+                       "error": 0.3 + curvature * (np.log(k) - log_star) ** 2 + sd * rng.standard_normal()})
+      if total == 4096:
+        for k in (128, 256, 512, 1024):
+          rows.append({"N": total, "K": k, "n": total // k, "seed": 0, "stage": "gate",
+                       "error": 0.3 + curvature * (np.log(k) - log_star) ** 2 + sd * rng.standard_normal()})
+    sweep, gated = measured.curves(rows), measured.curves(rows, stage="gate")
+    best = [measured.best_k(c, replicates=400, seed=t) for c in sweep.values()]
+    check = measured.slope_at_longer_training(best, sweep, gated, replicates=400, seed=t)
+    assert check["longer"][0]["N"] == 4096 and check["longer"][0]["K"] == [128, 256, 512, 1024]
+    low, high = check["slope_ci95"]
+    covered += low <= truth <= high
+  print(f"\ntraining-length slope interval covered {covered / tables:.1%} of {tables} tables")
+  assert covered / tables >= 0.9, covered / tables
+  two_k = measured.curves([r for r in rows if r["stage"] == "gate" and r["K"] <= 256], stage="gate")
+  assert measured.slope_at_longer_training(best, sweep, two_k) == {}

@@ -38,6 +38,7 @@ class Analysis:
   contrast: list = dataclasses.field(default_factory=list)  # measured.monotone_in_k per N of cluster rows
   band: list = dataclasses.field(default_factory=list)      # measured.as_good_as_best per N
   noise: list = dataclasses.field(default_factory=list)     # measured.noise_decomposition per N
+  slope_2x: dict = dataclasses.field(default_factory=dict)  # measured.slope_at_longer_training
 
   def to_json(self) -> dict:
     return dataclasses.asdict(self)
@@ -188,6 +189,8 @@ def analyse(rows, *, max_classes: int | None = None, replicates: int = 200, seed
   if all_rows is not None:
     gated = measured.curves(all_rows, stage="gate")
     out.gate = [measured.gate(curves[total], gated[total]) for total in gated if total in curves]
+    if len(best_k) >= 2:
+      out.slope_2x = measured.slope_at_longer_training(best_k, curves, gated, seed=seed)
     out.contrast = [measured.monotone_in_k(c) for c in measured.curves(all_rows, mode="cluster").values()]
   return out
 

@@ -230,17 +230,17 @@ def budget_stream(seed: int, total: int) -> np.random.Generator:
   return np.random.default_rng([seed, int(total)])
 
 
-def best_k(curve: Curve, replicates: int = 1000, seed: int = 0) -> dict:
+def best_k(curve: Curve, replicates: int = 1000, seed: int = 0, noise: dict | None = None) -> dict:
   """K* at one N without the bound model, with a 95% interval (None with one seed) from a parametric
   bootstrap: each replicate draws every K's mean error from a t-like law around the measured mean, with the
   seed SD of K-to-K comparisons (`difference_noise`: paired where the seeds allow, since a seed effect
   shared by every K cannot move the vertex; scaled by a chi-square draw for its own uncertainty) over
   √seeds. A seed-resampling bootstrap has only a handful of distinct replicates with two or three seeds. Each budget
   draws from its own stream (`budget_stream(seed, N)`), so the K* draws of two budgets are independent, as
-  `invariance_slope` assumes."""
+  `invariance_slope` assumes. `noise` (optional) replaces the curve's own, e.g. a one-seed gate curve's."""
   log_k = np.log(curve.K)
   log_star, edge = vertex_log_k(log_k, curve.mean)
-  noise = difference_noise(curve)
+  noise = noise if noise is not None else difference_noise(curve)
   seeds = curve.seed_counts
   samples = None
   if noise is not None:
@@ -292,6 +292,21 @@ def invariance_slope(best: list[dict]) -> dict:
     out["message"] = "no interval: two budgets and one seed; add seeds or a third budget"
   else:
     out["verdict"], out["message"] = exponent_verdict(interval, "slope")
+  return out
+
+
+def slope_at_longer_training(best: list[dict], sweep: dict, gated: dict, replicates: int = 1000,
+                             seed: int = 0) -> dict:
+  """The slope again with each gated budget's K* taken from its 2x-steps curve (where the gate trained 3+ K
+  there), so a user sees whether under-training moved the verdict. The gate trains one seed per K, so its
+  K* interval borrows the 1x grid's K-to-K noise at that N. {} when no gated budget has 3 K."""
+  longer = {total: best_k(curve, replicates, seed, noise=difference_noise(sweep[total]))
+            for total, curve in gated.items() if len(curve.K) >= 3 and total in sweep}
+  if not longer:
+    return {}
+  out = invariance_slope([longer.get(b["N"], b) for b in best])
+  out["longer"] = [{k: v for k, v in b.items() if k in ("N", "K_star", "K_ci95", "at_edge")} | {"K": curve_ks}
+                   for b, curve_ks in ((longer[t], gated[t].K.astype(int).tolist()) for t in sorted(longer))]
   return out
 
 

@@ -275,6 +275,13 @@ def answers(fits: dict, meta: dict, table: list[dict]) -> list[str]:
                     f"{_ci(average.invariance['exponent_ci95'], '.2f')}; β − α = "
                     f"{average.invariance['beta_minus_alpha']:.2f})"
                     if "exponent" in average.invariance else ""))
+    longer = average.slope_2x
+    if longer:
+      where = "; ".join(f"N = {b['N']}: K = {', '.join(map(str, b['K']))} at 2x, K* = {b['K_star']:.0f} "
+                        f"{_ci(b['K_ci95'], '.0f')}" for b in longer["longer"])
+      lines.append(f"- **Training-length check** (each gated budget's K* from its 2x-steps curve, with the 1x "
+                   f"grid's noise; {where}): slope {_fmt(longer.get('slope'), '.2f')} (95% CI "
+                   f"{_ci(longer.get('slope_ci95'), '.2f')}): {longer.get('verdict')}")
     preview = meta.get("power")
     if preview and slope.get("slope_ci95"):
       low, high = slope["slope_ci95"]
