@@ -26,7 +26,7 @@ import numpy as np
 ANCHOR_N, ANCHOR_K = 256, 18  # v3's measured best K at its smallest budget (average task, n* = 14)
 
 
-def truth(exponent: float, alpha: float, b: float = 0.8, c: float = 0.2) -> dict:
+def anchored_truth(exponent: float, alpha: float, b: float = 0.8, c: float = 0.2) -> dict:
   """The surface whose K* ∝ N^exponent passes through K* = ANCHOR_K at N = ANCHOR_N: β = α·s/(1 − s) sets
   the exponent, A the height. From α·A·K^-α = β·B·n^-β at the optimum, K*^(α+β) = (α·A / β·B)·N^β."""
   beta = alpha * exponent / (1 - exponent)
@@ -35,8 +35,8 @@ def truth(exponent: float, alpha: float, b: float = 0.8, c: float = 0.2) -> dict
 
 
 # Errors 0.3-0.6 over these grids, like the glyph studies' average task.
-TRUTHS = {"invariant, s = 0.5": truth(0.5, 0.5), "drifts, s = 0.71": truth(0.71, 0.25),
-          "proportional, s = 0.95": truth(0.95, 0.05),
+TRUTHS = {"invariant, s = 0.5": anchored_truth(0.5, 0.5), "drifts, s = 0.71": anchored_truth(0.71, 0.25),
+          "proportional, s = 0.95": anchored_truth(0.95, 0.05),
           # issue 21's table as filed: the tests' invariant surface (A 2, B 1, C 0.05) with α 0.25, β 0.6
           "weak drift, s = 0.71": dict(A=2.0, alpha=0.25, B=1.0, beta=0.6, C=0.05)}
 DESIGNS = {

@@ -64,11 +64,6 @@ def gate_specs(config, rows) -> list[RunSpec]:
 REFINE_STEP = np.sqrt(2.0)
 
 
-def centre_index(grid_k: np.ndarray, best: dict) -> int:
-  """Where the grid-best K sits on the sorted grid (0: its low-K end)."""
-  return int(np.argmin(np.abs(np.log(grid_k / best["grid_best_K"]))))
-
-
 def refine_ks(total: int, grid_k, best: dict, k_hi: int, k_lo: int = 2) -> tuple[list[int], str]:
   """The K's refinement adds at N = `total` (none when the optimum is pinned down) and why.
 
@@ -83,14 +78,14 @@ def refine_ks(total: int, grid_k, best: dict, k_hi: int, k_lo: int = 2) -> tuple
   step = float(np.median(np.diff(np.log(grid_k)))) if len(grid_k) > 1 else np.log(2.0)
   low, high = best.get("K_ci95") or (None, None)
   wide = low is not None and np.log(high / low) > 2 * step + 1e-9
+  centre = best["grid_best_K"]
+  at = int(np.argmin(np.abs(np.log(grid_k / centre))))  # the grid-best K's place on the grid
   # A CI that ends at the grid's edge (the bootstrap's vertices are clipped there) with the grid-best K
   # within one step of that edge: the optimum may lie beyond it.
-  reaches_low = low is not None and low <= grid_k[0] * (1 + 1e-6) and centre_index(grid_k, best) <= 1
-  reaches_high = (high is not None and high >= grid_k[-1] * (1 - 1e-6)
-                  and centre_index(grid_k, best) >= len(grid_k) - 2)
+  reaches_low = low is not None and low <= grid_k[0] * (1 + 1e-6) and at <= 1
+  reaches_high = high is not None and high >= grid_k[-1] * (1 - 1e-6) and at >= len(grid_k) - 2
   if not (best["at_edge"] or wide or reaches_low or reaches_high):
     return [], "K* pinned down (interior, CI within two grid steps and inside the grid)"
-  centre = best["grid_best_K"]
   targets = [centre / REFINE_STEP, centre * REFINE_STEP]
   if best["at_edge"]:
     beyond_low = centre == grid_k[0]

@@ -362,10 +362,10 @@ def _refine_config(total, n_min=8, refine_n_min=0):
   return config
 
 
-def _u_rows(total, ks, log_k_star, rng, stage="sweep", noise=0.02, curvature=0.01):
+def _u_rows(total, ks, log_k_star, rng, stage="sweep", noise=0.02, curvature=0.01, seeds=3):
   return [ResultRow(task="t", N=total, K=int(k), n=total // int(k), seed=s, stage=stage,
                     error=0.3 + curvature * (np.log(k) - log_k_star) ** 2 + noise * rng.standard_normal())
-          for k in ks for s in range(3)]
+          for k in ks for s in range(seeds)]
 
 
 def test_refinement_adds_half_steps_where_n_has_divisors_and_a_step_beyond_an_edge():
@@ -462,14 +462,9 @@ def test_training_length_check_covers_the_slope_with_a_one_seed_gate_curve():
     rows = []
     for total in (256, 1024, 4096):
       log_star = np.log(18 * (total / 256) ** truth)
-      for k in (total // 32, total // 16, total // 8, total // 4):
-        for s in range(3):
-          rows.append({"N": total, "K": k, "n": total // k, "seed": s, "stage": "sweep",
-                       "error": 0.3 + curvature * (np.log(k) - log_star) ** 2 + sd * rng.standard_normal()})
-      if total == 4096:
-        for k in (128, 256, 512, 1024):
-          rows.append({"N": total, "K": k, "n": total // k, "seed": 0, "stage": "gate",
-                       "error": 0.3 + curvature * (np.log(k) - log_star) ** 2 + sd * rng.standard_normal()})
+      rows += _u_rows(total, (total // 32, total // 16, total // 8, total // 4), log_star, rng, noise=sd,
+                      curvature=curvature)
+    rows += _u_rows(4096, (128, 256, 512, 1024), np.log(18 * 16 ** truth), rng, "gate", sd, curvature, seeds=1)
     sweep, gated = measured.curves(rows), measured.curves(rows, stage="gate")
     best = [measured.best_k(c, replicates=400, seed=t) for c in sweep.values()]
     check = measured.slope_at_longer_training(best, sweep, gated, replicates=400, seed=t)
@@ -478,5 +473,5 @@ def test_training_length_check_covers_the_slope_with_a_one_seed_gate_curve():
     covered += low <= truth <= high
   print(f"\ntraining-length slope interval covered {covered / tables:.1%} of {tables} tables")
   assert covered / tables >= 0.9, covered / tables
-  two_k = measured.curves([r for r in rows if r["stage"] == "gate" and r["K"] <= 256], stage="gate")
+  two_k = measured.curves([r for r in rows if r.stage == "gate" and r.K <= 256], stage="gate")
   assert measured.slope_at_longer_training(best, sweep, two_k) == {}

@@ -305,8 +305,8 @@ def slope_at_longer_training(best: list[dict], sweep: dict, gated: dict, replica
   if not longer:
     return {}
   out = invariance_slope([longer.get(b["N"], b) for b in best])
-  out["longer"] = [{k: v for k, v in b.items() if k in ("N", "K_star", "K_ci95", "at_edge")} | {"K": curve_ks}
-                   for b, curve_ks in ((longer[t], gated[t].K.astype(int).tolist()) for t in sorted(longer))]
+  out["longer"] = [{"N": total, "K": gated[total].K.astype(int).tolist(),
+                    **{k: longer[total][k] for k in ("K_star", "K_ci95", "at_edge")}} for total in sorted(longer)]
   return out
 
 
