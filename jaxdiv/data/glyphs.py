@@ -5,6 +5,10 @@ installed CJK fonts. Each class has a virtual `samples_per_class` samples; sampl
 rendered from (pool seed, code point, j), so any subset is reproducible without a preparation step.
 A fixed tenth of the qualifying characters (chosen by a hash of the code point) is held out of the
 pool for the downstream held-out-Han task, so pre-training and that task never share a class.
+
+Two dials set how varied a class is: `designs_per_class` D keeps the first D designs of each class's own
+seeded order (nested: the D = 1 design is among the D = 4 designs; 0 keeps all), and `spread` multiplies
+every warp range (`render.Augment.scaled`). At their defaults (0 and 1) every sample is what it always was.
 """
 
 from __future__ import annotations
@@ -26,6 +30,14 @@ class GlyphPoolConfig:
   min_designs: int = 16
   codepoint_range: tuple[int, int] = fonts.HAN_RANGE  # inclusive
   heldout_modulus: int = 10  # one in this many qualifying characters goes to the downstream task
+  # Left out of the repr, which keys caches of rendered subsets; `GlyphPool.fingerprint` adds them when set.
+  designs_per_class: int = dataclasses.field(default=0, repr=False)  # 0: every design of the class
+  spread: float = dataclasses.field(default=1.0, repr=False)  # multiplier on every warp range
+
+
+# The design-order stream's key [pool seed, code point, 0, 1] has four words; a sample's [seed, code point, j]
+# has three, and SeedSequence pads it with a zero, so the two never coincide.
+DESIGN_ORDER_KEY = (0, 1)
 
 
 def is_heldout(codepoint: int, modulus: int) -> bool:
@@ -57,7 +69,7 @@ class GlyphPool:
   def __init__(self, config: GlyphPoolConfig = GlyphPoolConfig(), heldout: bool = False,
                augment: render.Augment = render.Augment()):
     self.config = config
-    self.augment = augment
+    self.augment = augment.scaled(config.spread)
     self.faces, chars = qualifying_characters(tuple(config.codepoint_range), config.min_designs)
     chars = [(c, d) for c, d in chars if is_heldout(c, config.heldout_modulus) == heldout]
     self.codepoints = np.array([c for c, _ in chars], np.int64)
@@ -68,6 +80,10 @@ class GlyphPool:
     if self.num_classes == 0:
       raise ValueError(f"No character in {config.codepoint_range} has {config.min_designs} distinct "
                        "designs: install the fonts (`make setup`) or lower min_designs.")
+    fewest = min(len(d) for d in self.designs)
+    if not 0 <= config.designs_per_class <= fewest:
+      raise ValueError(f"data.designs_per_class={config.designs_per_class}: every class of this pool has at least "
+                       f"{fewest} designs, so D must lie in [1, {fewest}] (or 0 for all of them)")
 
   def __len__(self) -> int:
     return self.num_classes * self.samples_per_class
@@ -77,11 +93,20 @@ class GlyphPool:
     """The virtual label array (class of every index), for the subset sampler."""
     return np.repeat(np.arange(self.num_classes, dtype=np.int32), self.samples_per_class)
 
-  def render(self, class_index: int, sample_index: int, design_subset: slice = slice(None)) -> np.ndarray:
+  def class_designs(self, class_index: int) -> tuple[int, ...]:
+    """The designs class `class_index` draws from: all (D = 0), else the first D of the class's seeded order."""
+    designs = self.designs[class_index]
+    if not self.config.designs_per_class:
+      return designs
+    code = int(self.codepoints[class_index])
+    order = np.random.default_rng([self.config.seed, code, *DESIGN_ORDER_KEY]).permutation(len(designs))
+    return tuple(designs[i] for i in order[:self.config.designs_per_class])
+
+  def render(self, class_index: int, sample_index: int) -> np.ndarray:
     """Sample `sample_index` of class `class_index` as (H, W, 1) uint8."""
     code = int(self.codepoints[class_index])
     rng = np.random.default_rng([self.config.seed, code, int(sample_index)])
-    designs = self.designs[class_index][design_subset]
+    designs = self.class_designs(class_index)
     face = self.faces[designs[rng.integers(len(designs))]]
     image = render.render_sample(face, chr(code), self.config.resolution, rng, self.augment)
     return image[..., None]
@@ -109,7 +134,9 @@ class GlyphPool:
 
   def fingerprint(self) -> str:
     """What the cached materialised images depend on."""
-    return f"glyphs:{self.config}:{self.augment}:{self.num_classes}"
+    dials = (f":D{self.config.designs_per_class}" if self.config.designs_per_class else "") + (
+        f":spread{self.config.spread:g}" if self.config.spread != 1 else "")
+    return f"glyphs:{self.config}:{self.augment}:{self.num_classes}{dials}"
 
   def describe(self) -> dict:
     """What `jaxdiv data info` adds for the pool: distinct designs per class and the fonts behind them."""
@@ -117,6 +144,8 @@ class GlyphPool:
     return {"designs_per_class": {"min": int(designs.min()), "median": float(np.median(designs)),
                                   "max": int(designs.max())},
             "font_faces": len(self.faces),
+            "designs_used_per_class": self.config.designs_per_class or "all", "spread": self.config.spread,
+            "augment": dataclasses.asdict(self.augment),
             "note": "samples per class are virtual: rendered on demand from (seed, class, index)"}
 
 

@@ -26,10 +26,11 @@ def image_grid(images: np.ndarray, rows: int, invert: bool):
 
 
 def show(name: str, out: str, classes: int = 8, per_class: int = 12, seed: int = 0, split: str = "train",
-         resolution: int = 32, scale: int = 3) -> str:
-  """Write a PNG grid to `out`: one row per drawn class, `per_class` samples each."""
+         resolution: int = 32, scale: int = 3, **dials) -> str:
+  """Write a PNG grid to `out`: one row per drawn class, `per_class` samples each. `dials` (the glyph pool's
+  designs_per_class and spread) show what a factor study's levels train on."""
   from PIL import Image
-  source = get_source(name, split=split, resolution=resolution)
+  source = get_source(name, split=split, resolution=resolution, **_pool_dials(name, dials))
   classes = min(classes, source.num_classes)
   images, _ = source.read_batch(sampler.subset_indices(source.labels, classes, per_class, seed))
   grid = image_grid(images, rows=classes, invert=name.startswith("glyphs"))
@@ -39,9 +40,17 @@ def show(name: str, out: str, classes: int = 8, per_class: int = 12, seed: int =
   return out
 
 
-def describe(name: str, split: str = "train", resolution: int = 32) -> dict:
+def _pool_dials(name: str, dials: dict) -> dict:
+  """The dials that differ from their defaults; an error for a source that has none."""
+  set_dials = {k: v for k, v in dials.items() if v is not None and v != {"designs_per_class": 0, "spread": 1.0}[k]}
+  if set_dials and not name.startswith("glyphs"):
+    raise ValueError(f"--designs-per-class and --spread are dials of the glyph pool; {name!r} has neither")
+  return set_dials
+
+
+def describe(name: str, split: str = "train", resolution: int = 32, **dials) -> dict:
   """Classes, samples (per class), image shape; a source with a `describe()` adds its own details."""
-  source = get_source(name, split=split, resolution=resolution)
+  source = get_source(name, split=split, resolution=resolution, **_pool_dials(name, dials))
   counts = np.bincount(source.labels, minlength=source.num_classes)
   info = {"name": name, "split": split, "classes": int(source.num_classes), "samples": len(source),
           "samples_per_class": {"min": int(counts.min()), "median": float(np.median(counts)),

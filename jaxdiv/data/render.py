@@ -33,6 +33,23 @@ class Augment:
   def none(cls) -> "Augment":
     return cls(0.0, 0.0, (0.85, 0.85), 0.0, 0.0, 0.0, 0.0, 0.0, 1)
 
+  def scaled(self, spread: float) -> "Augment":
+    """Every warp range times `spread` (the pool's intra-class spread dial): 1 is this Augment unchanged, 0 the
+    plain design at the centre of the scale range, 2 twice every angle, shear, aspect, shift, mesh jitter and
+    scale half-range. The stroke-weight probabilities scale too, capped so that together they stay <= 1."""
+    if spread < 0:
+      raise ValueError(f"data.spread must be >= 0 (0 = the plain design, 1 = today's warps), got {spread}")
+    if spread == 1:
+      return self
+    centre, half = sum(self.scale) / 2, (self.scale[1] - self.scale[0]) / 2
+    weight = self.bolder_prob + self.thinner_prob
+    stroke = min(spread, 1.0 / weight) if weight else spread
+    return dataclasses.replace(
+        self, rotate_deg=self.rotate_deg * spread, shear=self.shear * spread,
+        scale=(centre - half * spread, centre + half * spread), aspect=self.aspect * spread,
+        shift=self.shift * spread, bolder_prob=self.bolder_prob * stroke, thinner_prob=self.thinner_prob * stroke,
+        elastic=self.elastic * spread)
+
   @classmethod
   def mild(cls) -> "Augment":
     return cls(rotate_deg=6.0, shear=0.08, scale=(0.75, 0.9), aspect=0.05, shift=0.05,

@@ -22,12 +22,14 @@ def base_config() -> ml_collections.ConfigDict:
   config.seed = 0
   # glyph_range: "4E00-4FFF" limits the glyph pool to a code-point range (quick tests); "" is the whole pool.
   # data_dir: where a TFDS `source` is prepared ("" = TFDS's default; probe tasks NAME@DIR name their own).
+  # designs_per_class: the glyph pool's first D designs per class (0 = all); spread: a multiplier on every
+  # warp range of the glyph pool (1 = the default warps, 0 = the plain design).
   # crop: "center" (fit the shorter side, centre crop) or "random_resized" (ImageNet-style crop + flip on
   # the host; streaming only). decode_workers: Grain worker processes that read, decode and crop batches.
   config.data = dict(source="glyphs", split="train", resolution=32, num_classes=100, per_class=20, glyph_range="",
                      subset_seed=-1, pipeline="auto", memory_limit_examples=200_000, max_shift=2, flip=False,
                      prefetch_threads=2, materialise_workers=2, data_dir="", crop="center", decode_workers=0,
-                     imbalance=0.0)
+                     imbalance=0.0, designs_per_class=0, spread=1.0)
   # zero_init_last_scale=False: with the zero-initialised head (which the padded-head equivalence of stacked
   # runs needs), also zeroing each block's last BN scale left K = 250, n = 8 at train accuracy 0.02 after
   # 400 steps against 0.11 without it (bench/init_settings.py, bench/results/init_settings_cpu.txt).
@@ -43,12 +45,14 @@ def base_config() -> ml_collections.ConfigDict:
   # gate: retrain the smallest, best and largest K of each gated budget at 2x steps (gate_budgets empty:
   # every sweep budget). cluster: the k-means contrast runs at cluster_budgets (empty: every budget).
   # k_values: these K at every budget instead of the anti-diagonal's log-spaced points (each must divide N).
+  # factor, levels: cross the grid with one config field at these levels (`jaxdiv.factor`: data.designs_per_class,
+  # data.spread, model.width, data.imbalance); every level is trained with paired seeds.
   # imbalances: the grid at each of these Zipf exponents s (class k gets a share ∝ (k + 1)^-s; empty: data.imbalance).
   config.sweep = dict(grid="anti_diagonal", budgets=[2000], points=6, k_min=2, k_max=1_000_000, n_min=2,
                       n_max=1_000_000, seeds=[0], cluster=False, cluster_budgets=[], cluster_seeds=[], gate=True,
                       gate_budgets=[], baselines=True, standard_classes=1000, fit_budgets=[], validation_budget=0,
                       validation_spread=3.0, replicates=200, refine=False, refine_n_min=0, k_values=[],
-                      imbalances=[])
+                      imbalances=[], factor="", levels=[])
   config.probe = dict(tasks=["jaxdiv_han_heldout", "jaxdiv_latin_letters", "jaxdiv_greek_cyrillic",
                              "jaxdiv_hangul", "jaxdiv_fashion_mnist", "jaxdiv_digits"],
                       kinds=["ridge"], max_train=2000, max_test=1000, seed=0, batch_size=500, test_split="test",
@@ -152,6 +156,14 @@ def validate(config) -> None:
   imbalances = [data.imbalance, *(config.sweep.get("imbalances") or [])]
   if any(s < 0 for s in imbalances):
     raise ValueError(f"data.imbalance / sweep.imbalances must be >= 0 (0 = balanced classes), got {imbalances}")
+  if data.designs_per_class < 0:
+    raise ValueError(f"data.designs_per_class must be >= 0 (0 = every design of a class), got {data.designs_per_class}")
+  if data.spread < 0:
+    raise ValueError(f"data.spread must be >= 0 (0 = the plain design, 1 = the default warps), got {data.spread}")
+  dialled = data.designs_per_class != 0 or data.spread != 1
+  if dialled and not data.source.startswith("glyphs"):
+    raise ValueError(f"data.designs_per_class and data.spread are dials of the glyph pool; source "
+                     f"{data.source!r} has neither: leave them at 0 and 1")
   if config.model.stem not in ("small", "imagenet"):
     raise ValueError(f"model.stem must be 'small' or 'imagenet', got {config.model.stem!r}")
   if config.model.dtype not in ("float32", "bfloat16"):

@@ -39,20 +39,23 @@ def build_source(config, split: str | None = None):
   """The pre-training source a config's `data` slice names."""
   data = config.data
   options = {}
-  if data.source.startswith("glyphs") and data.glyph_range:
-    first, last = data.glyph_range.split("-")
-    options["codepoint_range"] = (int(first, 16), int(last, 16))
+  if data.source.startswith("glyphs"):
+    if data.glyph_range:
+      first, last = data.glyph_range.split("-")
+      options["codepoint_range"] = (int(first, 16), int(last, 16))
+    options.update(designs_per_class=int(data.get("designs_per_class", 0)), spread=float(data.get("spread", 1.0)))
   return get_source(data.source, split=split or data.split, resolution=data.resolution,
                     data_dir=data.data_dir or None, **options)
 
 
-def check_workdir_config(workdir: str, config, write: bool = False) -> None:
-  """On resume refuse a config that would train something else; with `write`, record it on first use."""
+def check_workdir_config(workdir: str, config, write: bool = False, ignore: tuple = ()) -> None:
+  """On resume refuse a config that would train something else; with `write`, record it on first use.
+  `ignore` names fields that may differ (a factor study's factor: each level sets it)."""
   path = os.path.join(workdir, "config.json")
   current = to_dict(config)
   saved = io.read_json_if_exists(path)
   if saved is not None:
-    diff = incompatible_fields(saved, current)
+    diff = [k for k in incompatible_fields(saved, current) if k not in ignore]
     if diff:
       details = ", ".join(f"{k}: {_get(saved, k)!r} -> {_get(current, k)!r}" for k in diff[:8])
       raise ConfigMismatchError(f"{workdir} holds a run with a different config ({details}). Use a new --workdir, "
