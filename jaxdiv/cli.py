@@ -32,6 +32,12 @@ def build_parser() -> argparse.ArgumentParser:
   show.add_argument("--per-class", type=int, default=12)
   info = data_commands.add_parser("info", help="classes, samples and designs per class, resolution")
   info.add_argument("name")
+  pack = data_commands.add_parser("pack", help="package a folder of images (one subfolder per class) as a TFDS "
+                                              "dataset that every command reads by name")
+  pack.add_argument("folder")
+  pack.add_argument("--name", required=True, help="the dataset's name (then --config.data.source=NAME)")
+  pack.add_argument("--data-dir", required=True, help="where to write it (then --config.data.data_dir=DIR)")
+  pack.add_argument("--test-fraction", type=float, default=0.2)
   prepare = data_commands.add_parser("prepare", help="build the glyph design index and the downstream tasks")
   prepare.add_argument("--tasks", nargs="*", default=None)
   demo_parser = commands.add_parser("demo", help="run the demo study on the embedded data (9-18 min on 2 cores)")
@@ -90,6 +96,11 @@ def build_parser() -> argparse.ArgumentParser:
   for sub in (show, info):
     sub.add_argument("--split", default="train")
   show.add_argument("--seed", type=int, default=0)
+  for sub in (show, info):
+    sub.add_argument("--designs-per-class", type=int, default=None,
+                     help="glyph pool: the first D designs of each class (0 = all)")
+    sub.add_argument("--spread", type=float, default=None,
+                     help="glyph pool: a multiplier on every warp range (1 = default, 0 = the plain design)")
   return parser
 
 
@@ -122,33 +133,36 @@ def _power(args, plan) -> dict:
 
 
 def _study(args, overrides):
-  from jaxdiv.imbalance import is_imbalance_study, plan_imbalance, run_imbalance_study
-  from jaxdiv.study import plan_study, plan_total, run_study
+  from jaxdiv import factor, study
+  from jaxdiv.train.config import validate
   config = _config(args, overrides)
+  validate(config)  # the plan is refused exactly where the run would be
   what = "demo" + (" (quick)" if args.quick else "") if args.command == "demo" else args.config
-  imbalanced = is_imbalance_study(config)
+  crossed = bool(factor.factor_of(config)[0])
+  if crossed:
+    study.level_configs(config)  # every level validated
   if args.plan:
     from jaxdiv.runtime import enable_compilation_cache
     from jaxdiv.sweep.estimate import estimate_line, estimate_study
-    plan = plan_imbalance(config) if imbalanced else plan_study(config)
-    total = plan_total(plan)
+    plan = study.plan(config)
+    total = study.plan_total(plan)
     if not args.no_estimate:
       enable_compilation_cache()
-      total["estimate"] = estimate_study(config, plan)
-    if args.power and not imbalanced:
+      total["estimate"] = (study.estimate_factor if crossed else estimate_study)(config, plan)
+    if args.power and not crossed:
       total["power"] = _power(args, plan)
     print("\n".join(json.dumps(entry) for entry in plan + [{"total": total}]), flush=True)
     if not args.no_estimate:
       print(estimate_line(what, total["estimate"]), file=sys.stderr)
-    if args.power and not imbalanced:
+    if args.power and not crossed:
       from jaxdiv.bound.power import preview_lines
       print("\n".join(preview_lines(total["power"])), file=sys.stderr)
     return
-  if imbalanced:
-    summary = run_imbalance_study(config, args.workdir, what)
+  if crossed:
+    summary = study.run_factor_study(config, args.workdir, what)
     print(f"{what}: done in {summary['seconds']:.0f} s.\nreport: {summary['report']}")
     return
-  summary = run_study(config, args.workdir, what)
+  summary = study.run_study(config, args.workdir, what)
   print(f"{what}: done in {summary['seconds']:.0f} s. {summary['verdict']['message']}\n"
         f"{(summary.get('prediction') or {}).get('message', '')}\nreport: {summary['report']}")
 
@@ -169,13 +183,12 @@ def _probe(args, _):
 
 
 def _report(args, _):
-  from jaxdiv import io
-  from jaxdiv.imbalance import is_imbalance_study
+  from jaxdiv import factor, io
   from jaxdiv.report import write_report
   from jaxdiv.train.config import load_workdir_config
-  if io.exists(os.path.join(args.workdir, "config.json")) and is_imbalance_study(load_workdir_config(args.workdir)):
-    from jaxdiv.report.imbalance import write_imbalance_report
-    print(write_imbalance_report(args.workdir, args.probe))
+  if io.exists(os.path.join(args.workdir, "config.json")) and factor.factor_of(load_workdir_config(args.workdir))[0]:
+    from jaxdiv.report.factor import write_factor_report
+    print(write_factor_report(args.workdir, args.probe))
     return
   print(write_report(args.workdir, args.probe))
 
@@ -202,9 +215,19 @@ def _predict(args, _):
 def _data(args, _):
   from jaxdiv.data import downstream, inspect
   if args.data_command == "show":
-    print(inspect.show(args.name, args.out, args.classes, args.per_class, args.seed, args.split, args.resolution))
+    dials = {"designs_per_class": args.designs_per_class, "spread": args.spread}
+    print(inspect.show(args.name, args.out, args.classes, args.per_class, args.seed, args.split, args.resolution,
+                       **dials))
   elif args.data_command == "info":
-    print(json.dumps(inspect.describe(args.name, args.split, args.resolution), indent=2))
+    dials = {"designs_per_class": args.designs_per_class, "spread": args.spread}
+    print(json.dumps(inspect.describe(args.name, args.split, args.resolution, **dials), indent=2))
+  elif args.data_command == "pack":
+    from jaxdiv.data.encoded import pack_folder
+    builder = pack_folder(args.folder, args.name, args.data_dir, args.test_fraction)
+    splits = {name: split.num_examples for name, split in builder.info.splits.items()}
+    print(f"{args.name} in {args.data_dir}: {builder.info.features['label'].num_classes} classes, {splits}; use "
+          f"--config.data.source={args.name} --config.data.data_dir={args.data_dir} or a probe task "
+          f"{args.name}@{args.data_dir}")
   else:
     inspect.prepare(args.tasks or downstream.DEFAULT_TASKS, args.resolution)
 

@@ -15,6 +15,7 @@ from collections import defaultdict
 from jaxdiv import distributed, io
 
 RESULTS = "results.jsonl"
+CONDITION_FIELDS = ("designs_per_class", "spread", "width")
 AVERAGE = "average"
 GRID_STAGES = ("sweep", "refine")  # the anti-diagonal at each budget: its grid, and K's refinement added
 
@@ -49,6 +50,11 @@ class ResultRow:
   # The pre-trained network's own task on images of its K classes it never trained on (a few per class).
   pretrain_heldout_error: float | None = None
   pretrain_heldout_loss: float | None = None
+  # What the run's pool and network were, so one table can hold a factor study's levels: the glyph pool's
+  # designs per class (0: all) and spread (1: the default warps), the network's width (None: not recorded).
+  designs_per_class: int = 0
+  spread: float = 1.0
+  width: int | None = None
 
   @property
   def accuracy(self) -> float:
@@ -57,7 +63,13 @@ class ResultRow:
   @property
   def cell(self) -> tuple:
     """What identifies a measurement apart from the task: rows of one cell are averaged over tasks."""
-    return (self.probe, self.mode, self.stage, self.N, self.K, self.n, self.seed, self.imbalance)
+    return (self.probe, self.mode, self.stage, self.N, self.K, self.n, self.seed, self.imbalance,
+            *self.condition)
+
+  @property
+  def condition(self) -> tuple:
+    """The pool's dials and the network's width (`CONDITION_FIELDS`)."""
+    return tuple(getattr(self, name) for name in CONDITION_FIELDS)
 
   @classmethod
   def from_dict(cls, row: dict) -> ResultRow:
@@ -125,7 +137,13 @@ def rewrite_rows(workdir: str, rows: list[ResultRow]) -> None:
 
 def run_key(row) -> tuple:
   """What identifies a trained run (apart from the task and probe its rows are about)."""
-  return (row.stage, row.mode, row.N, row.K, row.n, row.seed, float(row.imbalance))
+  return (row.stage, row.mode, row.N, row.K, row.n, row.seed, float(row.imbalance), *row.condition)
+
+
+def matches(row, condition: dict) -> bool:
+  """Whether `row` was trained under `condition` ({field: value} of `CONDITION_FIELDS`); a field the row did not
+  record (None: written before it existed) matches any value."""
+  return all(field(row, name) is None or field(row, name) == value for name, value in condition.items())
 
 
 def with_average(rows: list[ResultRow]) -> list[ResultRow]:

@@ -13,7 +13,7 @@ import time
 import jax
 import numpy as np
 
-from jaxdiv import distributed, io, timing
+from jaxdiv import distributed, factor, io, timing
 from jaxdiv.bound import measured, power
 from jaxdiv.bound.analysis import predict_split
 from jaxdiv.bound.fits import fit_study
@@ -26,7 +26,8 @@ from jaxdiv.sweep.estimate import estimate_study, fit_report_key
 from jaxdiv.sweep.runner import per_class_capacity, run_baselines, run_sweep
 from jaxdiv.timing import Phases
 from jaxdiv.train.multi import RunSpec
-from jaxdiv.train.pretrain import build_source
+from jaxdiv.train.pretrain import build_source, check_workdir_config
+from jaxdiv.train.config import validate
 from jaxdiv.train.state import total_steps
 
 log = logging.getLogger("jaxdiv")
@@ -248,6 +249,7 @@ def machine_meta() -> dict:
 def run_study(config, workdir: str, description: str = "") -> dict:
   """Everything `jaxdiv demo` / `jaxdiv sweep` do; every stage resumes from what `workdir` already holds.
   study.json records this call's wall seconds by phase beside the estimate made before it started."""
+  validate(config)  # before anything is written: a refused config leaves no workdir behind
   start, phases = time.perf_counter(), Phases()
   compile_cache = enable_compilation_cache()
   log.info("devices: %s; compilation cache: %s", describe_cpu_devices() if jax.default_backend() == "cpu"
@@ -257,10 +259,11 @@ def run_study(config, workdir: str, description: str = "") -> dict:
   design = power.design_from_plan(plan)
   # Declared before the data: what this design can conclude at the default noise prior.
   preview = power.preview(design, tables=200) if len(design["K"]) >= 2 else None
-  io.makedirs(workdir)
   with phases.measure("data"):
     source = build_source(config)  # once: its channels for the tasks, its classes for the validation
+    grid.design(config.sweep, source.num_classes, per_class_capacity(source))  # its errors before any file
     tasks = load_tasks(config, source.image_shape[-1])
+  io.makedirs(workdir)
   if config.sweep.baselines:
     with phases.measure("probe"):
       run_baselines(config, workdir, tasks, source)
@@ -317,3 +320,147 @@ def run_study(config, workdir: str, description: str = "") -> dict:
   seconds = meta.get("wall_seconds", round(time.perf_counter() - start, 1))
   return {"report": report, "seconds": seconds, "prediction": meta.get("prediction"),
           "verdict": verdict, "rows": len(read_rows(workdir))}
+
+
+def factor_gate_specs(config, rows, levels_config: dict, capacity: dict) -> list[tuple]:
+  """(level, RunSpec) pairs retrained at 2x steps, first seed: every K of the grid at the last level listed
+  (the most varied pool, the widest network, the most skewed classes: the runs likeliest to be short of
+  steps), and at each budget the best K (average task, mean over seeds) at the base level (`base_level`)."""
+  name, levels = factor.factor_of(config)
+  seed, last = config.sweep.seeds[0], levels[-1]
+  base = factor.base_level(config, name, levels)
+  design = grid.design(levels_config[last].sweep, levels_config[last].sweep.k_max, capacity[last])
+  specs = [(last, s) for s in design if s.seed == seed and s.mode == "class"]
+  if base == last:
+    return specs
+  average = [r for r in _average_rows(config, rows)
+             if r.stage == "sweep" and r.mode == "class" and factor.row_level(r, name) == base]
+  for total in sorted({r.N for r in average}):
+    at = [r for r in average if r.N == total]
+    mean = {k: np.mean([r.error for r in at if r.K == k]) for k in {r.K for r in at}}
+    k = min(mean, key=mean.get)
+    specs.append((base, RunSpec(k, total // k, seed, imbalance=float(base) if name == "data.imbalance" else 0.0)))
+  return specs
+
+
+def plan_factor(config) -> list[dict]:
+  """Every run a factor study trains (stage, level, N, K, n, seed, steps, images), without touching data. The
+  base level's gated K depends on results not yet measured: null, its steps known from N."""
+  name, levels = factor.factor_of(config)
+  train, plan = config.train, []
+
+  def entry(stage, level, spec, scale=1.0):
+    total = spec.num_classes * spec.per_class
+    steps = total_steps(train, total, scale)
+    return {"stage": stage, "factor": name, "level": level, "mode": spec.mode, "N": total,
+            "K": spec.num_classes or None, "n": spec.per_class or None, "imbalance": spec.imbalance, "seed": spec.seed,
+            "steps": steps, "images": steps * train.batch_size}
+  for level in levels:
+    sweep = factor.at_level(config, name, level).sweep
+    plan += [entry("sweep", level, s) for s in grid.design(sweep, sweep.k_max, sweep.n_max)]
+  if config.sweep.gate:
+    last, base = levels[-1], factor.base_level(config, name, levels)
+    sweep = factor.at_level(config, name, last).sweep
+    plan += [entry("gate", last, s, GATE_STEPS_SCALE) for s in grid.design(sweep, sweep.k_max, sweep.n_max)
+             if s.seed == config.sweep.seeds[0] and s.mode == "class"]
+    if base != last:
+      plan += [{**entry("gate", base, RunSpec(1, total, config.sweep.seeds[0]), GATE_STEPS_SCALE), "K": None, "n": None}
+               for total in config.sweep.budgets]
+  return plan
+
+
+def estimate_factor(config, plan: list[dict], measure: bool = True) -> dict:
+  """`estimate_study` per level (a level that changes the network, like its width, compiles and trains at its
+  own rate), summed."""
+  name, levels = factor.factor_of(config)
+  parts = [estimate_study(factor.at_level(config, name, level), [p for p in plan if p.get("level") == level], measure)
+           for level in levels]
+  phases = {}
+  for part in parts:
+    for key, value in part["phases_seconds"].items():
+      phases[key] = round(phases.get(key, 0.0) + value, 1)
+  return {"seconds": round(sum(p["seconds"] for p in parts), 1), "phases_seconds": phases,
+          "programs": sum(p["programs"] for p in parts), "waves": sum(p["waves"] for p in parts),
+          "rates": {k: v for p in parts for k, v in p["rates"].items()},
+          "unpriced_shapes": {k: v for p in parts for k, v in p["unpriced_shapes"].items()},
+          "excludes": parts[0]["excludes"]}
+
+
+def level_configs(config) -> dict:
+  """{level: its config}, each validated before anything is written (a bad level fails the whole study at once)."""
+  name, levels = factor.factor_of(config)
+  out = {level: factor.at_level(config, name, level) for level in levels}
+  for level_config in out.values():
+    validate(level_config)
+  return out
+
+
+def run_factor_study(config, workdir: str, description: str = "") -> dict:
+  """A grid of K at each budget crossed with one factor (`sweep.factor` at `sweep.levels`, or the imbalance
+  study's `sweep.imbalances`): the floors per width, the grid at every level, the gate (`factor_gate_specs`),
+  study.json (every call that trained is kept, so a resumed study's time is the sum of its calls) and the
+  report. Every stage resumes from `workdir`."""
+  start, phases = time.perf_counter(), Phases()
+  enable_compilation_cache()
+  name, levels = factor.factor_of(config)
+  configs = level_configs(config)
+  estimate = estimate_factor(config, plan_factor(config), measure=False)
+  sources, capacity, tasks, rows = {}, {}, None, []
+  with phases.measure("data"):  # every level's pool and grid checked before any file is written
+    for level, level_config in configs.items():
+      sources[level] = build_source(level_config)
+      capacity[level] = per_class_capacity(sources[level])
+      grid.design(level_config.sweep, sources[level].num_classes, capacity[level])
+    tasks = load_tasks(config, sources[levels[0]].image_shape[-1])
+  io.makedirs(workdir)
+  check_workdir_config(workdir, config, write=True, ignore=(name,))
+  for level, level_config in configs.items():
+    if config.sweep.baselines:
+      with phases.measure("probe"):
+        run_baselines(level_config, workdir, tasks, sources[level])
+    log.info("%s = %s", name, level)
+    rows = run_sweep(level_config, workdir, stage="sweep", tasks=tasks, phases=phases, source=sources[level])
+  if config.sweep.gate:
+    gated = factor_gate_specs(config, rows, configs, capacity)
+    for level in levels:
+      specs = [spec for at, spec in gated if at == level]
+      if specs:
+        log.info("convergence gate at %s = %s: %d runs at %gx steps", name, level, len(specs), GATE_STEPS_SCALE)
+        run_sweep(configs[level], workdir, specs, stage="gate", tasks=tasks, steps_scale=GATE_STEPS_SCALE,
+                  phases=phases, source=sources[level])
+  meta = {**machine_meta(), "note": description, "factor": name, "levels": levels,
+          "base_level": factor.base_level(config, name, levels), "k_values": list(config.sweep.k_values),
+          "budgets": list(config.sweep.budgets)}
+  designs = getattr(sources[levels[0]], "designs", None)
+  if designs:  # where "all designs" sits on the designs factor's axis
+    meta["median_designs_per_class"] = float(np.median([len(d) for d in designs]))
+  if name == "data.imbalance":
+    meta["imbalances"] = [float(s) for s in levels]
+  report = os.path.join(workdir, "report", "report.md")
+  if distributed.is_writer():
+    calls = (io.read_json_if_exists(os.path.join(workdir, "study.json")) or {}).get("calls", [])
+    if phases.seconds.get("train") or not calls:
+      calls = calls + [{"wall_seconds": round(time.perf_counter() - start, 1), "phases_seconds": phases.rounded()}]
+    totals: dict = {}
+    for call in calls:
+      for phase, seconds in call["phases_seconds"].items():
+        totals[phase] = round(totals.get(phase, 0.0) + seconds, 1)
+    meta.update(calls=calls, wall_seconds=round(sum(c["wall_seconds"] for c in calls), 1), phases_seconds=totals,
+                estimate=estimate)
+    io.write_json_atomic(os.path.join(workdir, "study.json"), meta)
+    from jaxdiv.report.factor import write_factor_report
+    report = write_factor_report(workdir, probe=config.probe.kinds[0])
+  distributed.barrier(f"factor_report:{workdir}")
+  return {"report": report, "seconds": meta.get("wall_seconds", round(time.perf_counter() - start, 1))}
+
+
+def plan(config) -> list[dict]:
+  """Every run of the config's study, factor or not."""
+  return plan_factor(config) if factor.factor_of(config)[0] else plan_study(config)
+
+
+def run(config, workdir: str, description: str = "") -> dict:
+  """The config's study, factor or not; resumes from `workdir`."""
+  if factor.factor_of(config)[0]:
+    return run_factor_study(config, workdir, description)
+  return run_study(config, workdir, description)

@@ -1,7 +1,7 @@
 """Print jaxdiv's import graph between layers and every import that points up a layer.
 
 Layers, lowest first, in the order data flows: shared helpers (jaxdiv.io, jaxdiv.distributed,
-jaxdiv.results) < data, models, optim < train < probe < bound < sweep < report < study, imbalance, configs
+jaxdiv.results, jaxdiv.factor) < data, models, optim < train < probe < bound < sweep < report < study, configs
 < cli.
 A module may import its own layer or lower ones, never a higher one. `python scripts/import_graph.py`
 prints the edges and exits 1 when an import points up; tests/test_layers.py runs the same check.
@@ -14,8 +14,8 @@ import pathlib
 import sys
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
-LAYERS = [("io", "distributed", "results"), ("data", "models", "optim"), ("train",), ("probe",), ("bound",),
-          ("sweep",), ("report",), ("study", "imbalance", "configs"), ("cli",)]
+LAYERS = [("io", "distributed", "results", "factor"), ("data", "models", "optim"), ("train",), ("probe",),
+          ("bound",), ("sweep",), ("report",), ("study", "configs"), ("cli",)]
 RANK = {name: rank for rank, names in enumerate(LAYERS) for name in names}
 
 

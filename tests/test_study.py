@@ -147,6 +147,19 @@ def test_sweep_killed_and_restarted_loses_no_row(tmp_path):
   assert sorted((r.K, r.n, r.seed) for r in added if r.stage == "sweep") == sorted((r.K, r.n, r.seed) for r in rows)
   assert {r.mode for r in added if r.stage == "baseline"} == {"chance", "random_init"}
   assert probe_study(str(tmp_path), ["jaxdiv_greek_cyrillic"]) == []
+  # A prepared TFDS dataset that is not embedded, named with the folder it is prepared in (NAME@DIR).
+  from test_image_datasets import _images
+
+  from jaxdiv.data import encoded
+  foreign = str(tmp_path / "foreign_tfds")
+  encoded.build_encoded_dataset("tiny_grey", foreign, {"train": _images(2, 60, 3, 1), "test": _images(3, 30, 3, 1)},
+                                3, channels=1, image_format="png")
+  assert cli.main(["probe", "--workdir", str(tmp_path), "--tasks", f"tiny_grey@{foreign}"]) == 0
+  grey = [r for r in read_rows(str(tmp_path)) if r.task == "tiny_grey"]
+  assert {(r.K, r.seed) for r in grey if r.stage == "sweep"} == {(r.K, r.seed) for r in rows}
+  assert {r.mode for r in grey if r.stage == "baseline"} == {"chance", "random_init"}
+  assert probe_study(str(tmp_path), [f"tiny_grey@{foreign}"]) == []
+  after = [r for r in read_rows(str(tmp_path)) if r.task != "tiny_grey"]
 
   # Every run's pre-training held-out error is recorded, and a study written before it existed gets the same
   # values filled in from its checkpoints (nothing retrained, every other field untouched).

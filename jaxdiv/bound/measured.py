@@ -63,12 +63,16 @@ class Curve:
     return self.errors[:, ~np.isnan(self.errors).any(axis=0)]
 
 
-def curves(rows, mode: str = "class", stage: str | tuple = GRID_STAGES, imbalance: float = 0.0) -> dict[int, Curve]:
+def curves(rows, mode: str = "class", stage: str | tuple = GRID_STAGES, imbalance: float = 0.0,
+           where: dict | None = None) -> dict[int, Curve]:
   """{N: Curve} for one task's rows (ResultRows, or dicts with K, n, seed, error and optionally N, mode, stage,
   imbalance); `stage` may name several stages, whose rows then share one curve (a later stage wins a shared
-  cell). Only rows of class-size exponent `imbalance` count (0: balanced classes)."""
+  cell). Only rows of class-size exponent `imbalance` count (0: balanced classes), and with `where` ({field:
+  value}) only rows holding those values (a factor study's level)."""
   out = {}
   stages = (stage,) if isinstance(stage, str) else tuple(stage)
+  if where:
+    rows = [r for r in rows if all(field(r, k) == v for k, v in where.items())]
   table = [(int(field(r, "N") or round(field(r, "K") * field(r, "n"))), int(field(r, "K")), int(field(r, "n")),
             int(field(r, "seed", 0)), float(field(r, "error")))
            for r in sorted(rows, key=lambda r: stages.index(field(r, "stage", "sweep"))
@@ -331,6 +335,47 @@ def exponent_verdict(interval, what: str = "exponent") -> tuple[str, str]:
     return INVARIANT, f"{what} CI inside {band}"
   return INCONCLUSIVE, (f"{what} CI includes {INVARIANT_SLOPE} and reaches beyond {band}; add seeds or budgets "
                         "(`jaxdiv sweep --plan` sizes a design)")
+
+
+FACTOR_BAND = 0.15
+
+
+def factor_verdict(interval, name: str) -> tuple[str, str]:
+  """(verdict, message) for a 95% interval of the slope of ln n* on ln(level), fixed before the data in the
+  form of `exponent_verdict`: "n* moves with X" when it excludes 0, "n* does not depend on X (within ±0.15)"
+  when it lies inside 0 ± FACTOR_BAND, both at once when both hold, else "inconclusive"."""
+  low, high = interval
+  excludes, inside = high < 0 or low > 0, -FACTOR_BAND <= low and high <= FACTOR_BAND
+  if excludes and inside:
+    return f"n* moves with {name}, but within ±{FACTOR_BAND}", "slope CI excludes 0 but lies inside ±0.15"
+  if excludes:
+    return f"n* moves with {name}", "slope CI excludes 0"
+  if inside:
+    return f"n* does not depend on {name} (within ±{FACTOR_BAND})", f"slope CI inside 0 ± {FACTOR_BAND}"
+  return INCONCLUSIVE, f"slope CI includes 0 and reaches beyond ±{FACTOR_BAND}; add seeds or levels"
+
+
+def factor_slope(best: list[dict], levels: list[float], name: str) -> dict:
+  """Slope of ln n* on ln(level) at one N over a factor's levels (`best_k` per level, each from its own
+  bootstrap stream), its 95% interval (the slope of every bootstrap replicate's ln n* on ln level) and the
+  verdict (`factor_verdict`). Levels must be positive; an optimum at the grid's edge makes it inconclusive."""
+  if len(best) < 2:
+    return {"verdict": "untested (one level)", "slope": None, "slope_ci95": None}
+  x = np.log(np.asarray(levels, float))
+  log_n = np.log([b["N"] / b["K_star"] for b in best])
+  out = {"slope": _slope(x, log_n), "slope_ci95": None, "levels": [float(v) for v in levels],
+         "n_star": [float(np.exp(v)) for v in log_n]}
+  if all(b["log_K_samples"] for b in best):
+    draws = np.log([b["N"] for b in best])[:, None] - np.array([b["log_K_samples"] for b in best])
+    out["slope_ci95"] = [float(v) for v in np.percentile(np.polyfit(x, draws, 1)[0], [2.5, 97.5])]
+  edges = [float(v) for v, b in zip(levels, best) if b["at_edge"]]
+  if edges:
+    out["verdict"], out["message"] = INCONCLUSIVE, f"the optimum is at the grid's edge at {name} = {edges}"
+  elif out["slope_ci95"] is None:
+    out["verdict"], out["message"] = INCONCLUSIVE, "no interval (one seed)"
+  else:
+    out["verdict"], out["message"] = factor_verdict(out["slope_ci95"], name)
+  return out
 
 
 def monotone_in_k(curve: Curve) -> dict:

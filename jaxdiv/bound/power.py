@@ -45,6 +45,12 @@ def curvature(curve: measured.Curve) -> float:
 def prior_from_results(workdir: str, probe: str = "ridge", task: str = AVERAGE) -> dict:
   """Seed SD, curvature, floor and best K per budget of an earlier study's sweep rows (one task, the average
   by default): the noise and shape a new design of the same kind will meet."""
+  from jaxdiv import io
+  from jaxdiv.results import results_path
+  if not io.exists(results_path(workdir)):
+    where = "does not exist" if not io.exists(workdir) else "has no results.jsonl"
+    raise FileNotFoundError(f"--prior {workdir} {where}: name a finished study's workdir (e.g. "
+                            "docs/studies/study_cpu_v3), or give the prior as numbers (--noise, --curvature)")
   rows = [r for r in with_average([r for r in read_rows(workdir) if r.probe == probe]) if r.task == task]
   by_budget = {total: c for total, c in measured.curves(rows).items() if len(c.K) >= 3}
   if not by_budget:
@@ -174,3 +180,21 @@ def preview_lines(result: dict) -> list[str]:
                  + " | ".join(f"{t['verdicts'][v]:.0%}" for v in VERDICTS)
                  + f" | {t['edge_optimum']:.0%} | {ratios} |")
   return lines
+
+
+def factor_rows(n_star: dict, rng: np.random.Generator, field: str = "spread", seeds: int = 3, total: int = 1024,
+                n_grid=(2, 4, 8, 16, 32, 64), curvature: float = 0.05, seed_sd: float = 0.015,
+                noise: float = 0.017) -> list[ResultRow]:
+  """Average-task rows of a simulated factor study with a known n* per level (`n_star[level]`, recorded in the
+  row field `field`): at each level a U, quadratic in ln n with its vertex at n*, plus a seed effect shared by
+  every K of one seed (paired seeds) and independent noise per cell. The defaults are v3's measured shape at
+  N = 1024: curvature 0.05 per (ln K)², a paired residual SD of 1.7 points."""
+  rows = []
+  for level, star in n_star.items():
+    for seed in range(seeds):
+      shift = rng.normal(0, seed_sd)
+      for n in n_grid:
+        error = 0.3 + curvature * np.log(n / star) ** 2 + shift + rng.normal(0, noise)
+        rows.append(ResultRow(task=AVERAGE, N=total, K=total // n, n=n, seed=seed, error=float(error),
+                              **{field: level}))
+  return rows

@@ -95,7 +95,7 @@ def heldout_lines(rows, imbalanced: bool = False) -> list[str]:
 
 
 def gates(rows, levels) -> list[tuple[float, int, dict]]:
-  """(s, N, `measured.gate`) of the average task wherever the study ran its gate (`jaxdiv.imbalance.gate_specs`):
+  """(s, N, `measured.gate`) of the average task wherever the study ran its gate (`jaxdiv.study.factor_gate_specs`):
   2x steps against 1x, same seed, the tolerance from that s's own seed SD."""
   average = by_task(rows).get(AVERAGE, [])
   out = []
