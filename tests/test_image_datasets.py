@@ -101,3 +101,26 @@ def test_pretrain_on_a_jpeg_dataset_and_probe_across_channel_counts(image_data_d
   pretrain(grey, str(tmp_path / "grey"))
   rows = probe_workdir(str(tmp_path / "grey"), [f"tiny_jpeg@{image_data_dir}"])
   assert len(rows) == 1 and rows[0].error < 0.75
+
+
+def test_a_folder_of_jpegs_packs_into_a_dataset_every_command_reads(tmp_path, capsys):
+  from jaxdiv import cli
+  rng = np.random.default_rng(0)
+  for label, name in enumerate(["cats", "dogs", "owls"]):
+    (tmp_path / "photos" / name).mkdir(parents=True)
+    for i in range(10):
+      image = np.clip(40 + 80 * label + rng.normal(0, 10, (rng.integers(20, 40), 30, 3)), 0, 255).astype(np.uint8)
+      (tmp_path / "photos" / name / f"{i}.jpg").write_bytes(encoded.encode(image))
+  data_dir = str(tmp_path / "tfds")
+  assert cli.main(["data", "pack", str(tmp_path / "photos"), "--name", "photos", "--data-dir", data_dir]) == 0
+  assert "3 classes" in capsys.readouterr().out
+  train, test = (get_source(f"photos@{data_dir}", split, resolution=16) for split in ("train", "test"))
+  assert (len(train), len(test)) == (24, 6) and train.num_classes == 3
+  assert np.bincount(test.labels).tolist() == [2, 2, 2]
+  images, labels = train.read_batch(np.arange(len(train)))
+  assert images.shape == (24, 16, 16, 3)
+  means = [images[labels == k].mean() for k in range(3)]
+  assert means[0] < means[1] < means[2]  # class ids follow the sorted folder names
+  (tmp_path / "one" / "a").mkdir(parents=True)
+  assert cli.main(["data", "pack", str(tmp_path / "one"), "--name", "x", "--data-dir", data_dir]) == 2
+  assert "two or more class subfolders" in capsys.readouterr().err
