@@ -8,7 +8,7 @@
 #   DATA=gs://my-bucket/tensorflow_datasets WORKDIR=gs://my-bucket/runs/imagenet \
 #   bash launch/tpu_pod.sh configs/imagenet_resnet18.py
 #
-# DATA must hold imagenet2012 and the transfer sets prepared as array_record (docs/datasets.md); it is
+# DATA must hold imagenet2012 and the transfer sets prepared as array_record (docs/guide/datasets.md); it is
 # passed as --config.data.data_dir. WORKDIR on GCS keeps checkpoints and the results table across
 # preemptions: rerun this script to resume.
 set -euo pipefail

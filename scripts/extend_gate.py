@@ -2,9 +2,9 @@
 longer-trained curve's optimum lies when the gate fails (one run per device at a time). Its rows join the
 study's table; `jaxdiv fit` / `report` use them.
 
-  .venv/bin/python scripts/extend_gate.py --workdir docs/study_cpu_v2 --total 4096 --ks 64 256 --seeds 0
+  .venv/bin/python scripts/extend_gate.py --workdir docs/studies/study_cpu_v2 --total 4096 --ks 64 256 --seeds 0
 
-(How docs/study_cpu_v2's N = 4096 gate got K = 64 and 256 beside the gate's own 8, 128 and 512.)
+(How docs/studies/study_cpu_v2's N = 4096 gate got K = 64 and 256 beside the gate's own 8, 128 and 512.)
 """
 
 import argparse

@@ -21,7 +21,7 @@ edge, as N = 256's already was: the optimum lies at small n, so v3 places the gr
 16, 32} at every N (K = N/32 ... N/4: 8-64, 32-256, 128-1024), at least 100 epochs and 800 steps per run
 (2x v2 at N = 1024 and 4096; N = 256 keeps its 800 steps), the gate at 200 epochs. Refinement on: where a
 budget's optimum is on the n = 4 edge, every seed adds n = 2 there (powers of 2 have no half steps).
-Everything else as v2. Measured (docs/study_cpu_v3, README): the slope 0.99 [0.68, 1.16], "drifts"; the
+Everything else as v2. Measured (docs/studies/study_cpu_v3): the slope 0.99 [0.68, 1.16], "drifts"; the
 gate fails at N = 4096 only at K = 1024 (n = 4); refinement added n = 64 at 1024 and 4096, where the K*
 CIs reached the grid's low-K end. A next run: more seeds at 4096, or N = 4608 (half steps exist).
 """

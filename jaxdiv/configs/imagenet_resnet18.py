@@ -4,7 +4,7 @@ ImageNet cannot be downloaded automatically. Once, on a machine with TensorFlow 
   1. Download ILSVRC2012_img_train.tar and ILSVRC2012_img_val.tar from https://image-net.org
      into ~/tensorflow_datasets/downloads/manual/
   2. tfds build imagenet2012 --file_format=array_record --data_dir=DATA
-  3. the six transfer sets into the same DATA: docs/datasets.md lists the commands, splits and keys.
+  3. the six transfer sets into the same DATA: docs/guide/datasets.md lists the commands, splits and keys.
 Then, on any host (TPU VMs read the prepared array_record files from a shared disk or a GCS bucket,
 with `pip install 'jaxdiv[cloud]'` for gs://):
   jaxdiv pretrain --config configs/imagenet_resnet18.py:K=100,n=500 --config.data.data_dir=DATA \
@@ -29,7 +29,7 @@ N = 50K (rerun with
 --config.sweep.validation_budget=100000 into the same workdir for 100K: finished runs are kept), with
 ridge probes on six standard transfer sets prepared as array_record in data.data_dir: cifar10,
 cifar100, caltech101, dtd, oxford_flowers102, oxford_iiit_pet (each has train and test splits and a
-`label` ClassLabel; docs/datasets.md).
+`label` ClassLabel; docs/guide/datasets.md).
 """
 
 import os
