@@ -53,7 +53,8 @@ def main() -> None:
       kinds = Counter("moves" if r["verdict"].startswith("n* moves") else
                       "flat" if r["verdict"].startswith("n* does not") else "inconclusive" for r in results)
       edges = sum("edge" in r.get("message", "") for r in results)
-      print(f"| {field} | {levels} | {gamma:+.1f} | {np.mean(covered):.1%} ({len(covered)}) | {np.median(widths):.2f} | "
+      print(f"| {field} | {levels} | {gamma:+.1f} | {np.mean(covered):.1%} ({len(covered)}) | "
+            f"{np.median(widths):.2f} | "
             f"{kinds['moves'] / len(results):.0%} | {kinds['flat'] / len(results):.0%} | "
             f"{kinds['inconclusive'] / len(results):.0%} | {edges / len(results):.0%} |")
   print(f"\n{time.perf_counter() - start:.0f} s")

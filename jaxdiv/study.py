@@ -25,9 +25,9 @@ from jaxdiv.sweep import grid
 from jaxdiv.sweep.estimate import estimate_study, fit_report_key
 from jaxdiv.sweep.runner import per_class_capacity, run_baselines, run_sweep
 from jaxdiv.timing import Phases
+from jaxdiv.train.config import validate
 from jaxdiv.train.multi import RunSpec
 from jaxdiv.train.pretrain import build_source, check_workdir_config
-from jaxdiv.train.config import validate
 from jaxdiv.train.state import total_steps
 
 log = logging.getLogger("jaxdiv")

@@ -2,12 +2,12 @@
 
 import numpy as np
 import pytest
+from conftest import SMALL_RANGE
 
 from jaxdiv import factor
 from jaxdiv.bound import measured, power
 from jaxdiv.data import glyphs, render
-from jaxdiv.results import ResultRow, read_rows
-from conftest import SMALL_RANGE
+from jaxdiv.results import read_rows
 
 
 def dialled_pool(**dials):

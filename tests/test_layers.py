@@ -1,5 +1,5 @@
 """No import points up a layer (scripts/import_graph.py): data, models, optim < train < probe < bound < sweep
-< report < study < cli, over the shared helpers io, distributed, results."""
+< report < study < cli, over the shared helpers; and no two modules import each other."""
 
 import os
 import sys
@@ -14,3 +14,9 @@ def test_no_import_points_up_a_layer():
   assert ("probe", "train") in graph and ("study", "report") in graph  # the scan sees real edges
   assert import_graph.upward(graph) == []
   assert {c for edge in graph for c in edge} <= set(import_graph.RANK)
+
+
+def test_no_two_modules_import_each_other():
+  assert import_graph.circles(import_graph.module_edges()) == []
+  loop = {"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}  # the check finds a loop of three, not its caller
+  assert import_graph.circles(loop) == [["a", "b", "c"]]

@@ -14,7 +14,8 @@ from conftest import SMALL_RANGE
 
 from jaxdiv.bound.fits import fit_study
 from jaxdiv.report import write_report
-from jaxdiv.report.report import _fitted_k, mean_errors, measured_interior
+from jaxdiv.report.report import mean_errors, measured_interior
+from jaxdiv.report.text import fitted_k
 from jaxdiv.results import ResultRow, append_rows, read_rows
 from jaxdiv.sweep import grid
 from jaxdiv.sweep.runner import finished_runs
@@ -56,8 +57,8 @@ def _synthetic_rows(totals, stage, rng):
 
 def test_a_fitted_k_past_n_reads_as_no_finite_optimum():
   # A bound model fitted on one budget can put K* at 1e14 (n far below 1): no split of N, not a number to print.
-  assert _fitted_k(8.6e13, 128) == "> 128 (no finite optimum)"
-  assert _fitted_k(37.94, 128) == "37.9" and _fitted_k(None, 128) == "–"
+  assert fitted_k(8.6e13, 128) == "> 128 (no finite optimum)"
+  assert fitted_k(37.94, 128) == "37.9" and fitted_k(None, 128) == "–"
 
 
 def test_mean_errors_keep_a_zero_train_accuracy():

@@ -72,8 +72,9 @@ def pack_folder(folder: str, name: str, data_dir: str, test_fraction: float = 0.
   files = {c.name: sorted(f for f in c.iterdir() if f.suffix.lower() in IMAGE_SUFFIXES) for c in classes}
   empty = [c for c, found in files.items() if len(found) < 2]
   if len(classes) < 2 or empty:
+    what = "too few classes" if len(classes) < 2 else f"too few images in {empty}"
     raise ValueError(f"{folder}: needs two or more class subfolders with at least two images each "
-                     f"(.jpg, .jpeg or .png); {'too few classes' if len(classes) < 2 else f'too few images in {empty}'}")
+                     f"(.jpg, .jpeg or .png); {what}")
   formats = {IMAGE_SUFFIXES[f.suffix.lower()] for found in files.values() for f in found}
   if len(formats) != 1:
     raise ValueError(f"{folder} mixes JPEG and PNG files; convert them to one format first")

@@ -129,7 +129,8 @@ class TfdsSource:
              else "in the TFDS default folder ($TFDS_DATA_DIR or ~/tensorflow_datasets)")
     hint = (f"TFDS dataset {name!r} is not prepared {where}. jaxdiv never downloads at run time: prepare it once "
             f"with `tfds build {name.split('/')[0]} --data_dir DIR --file_format array_record` (needs TensorFlow "
-            "there; see docs/guide/datasets.md), then name DIR with --config.data.data_dir=DIR or a probe task NAME@DIR")
+            "there; see docs/guide/datasets.md), then name DIR with --config.data.data_dir=DIR or a probe task "
+            "NAME@DIR")
     try:
       builder = tfds.builder(name, data_dir=data_dir, file_format="array_record")
     except Exception as error:  # unknown names raise several TFDS error types

@@ -7,11 +7,10 @@ from __future__ import annotations
 
 import os
 
-import numpy as np
-
 from jaxdiv import factor, io
 from jaxdiv.bound import measured
-from jaxdiv.report.report import _ci, _fmt, _pyplot, _save, floors, header_lines
+from jaxdiv.report.figures import factor_figure
+from jaxdiv.report.text import ci, floors, fmt, header_lines
 from jaxdiv.results import AVERAGE, read_rows, with_average
 
 REPLICATES = 1000
@@ -63,20 +62,6 @@ def gate_checks(rows, name: str, levels: list) -> list[tuple]:
           for level in levels for total, curve in gated[level].items() if total in swept[level]]
 
 
-def factor_figure(name: str, curves: dict, levels: list, total: int, path: str) -> str:
-  """Average-task error against n at one N, one U-curve per level (seed mean ± standard error)."""
-  plt = _pyplot()
-  fig, ax = plt.subplots(figsize=(5.5, 3.8))
-  for level in levels:
-    curve = curves[level].get(total)
-    if curve is None:
-      continue
-    se = np.nanstd(curve.errors, axis=1, ddof=1) / np.sqrt(curve.seed_counts) if curve.errors.shape[1] > 1 else None
-    ax.errorbar(curve.n, curve.mean, yerr=se, marker="o", capsize=2, label=f"{name} = {level_label(name, level)}")
-  ax.set_xscale("log", base=2)
-  return _save(fig, ax, path, "n (images per class); K = N / n", f"average task, N = {total}: error against n by {name}")
-
-
 def slope_lines(summary: list[dict], name: str, levels: list, median_designs: float | None) -> tuple[list, dict]:
   """The slope of ln n* on ln level per N, with its interval and verdict."""
   lines, slopes = [], {}
@@ -86,10 +71,10 @@ def slope_lines(summary: list[dict], name: str, levels: list, median_designs: fl
     placed = [(x, b) for x, b in placed if x is not None]
     result = measured.factor_slope([b for _, b in placed], [x for x, _ in placed], name)
     slopes[total] = result
-    lines.append(f"- **N = {total}: slope of ln n* on ln {name}** = {_fmt(result['slope'], '+.2f')} "
-                 f"(95% CI {_ci(result['slope_ci95'], '+.2f')}): **{result['verdict']}** ({result.get('message', '')})")
+    lines.append(f"- **N = {total}: slope of ln n* on ln {name}** = {fmt(result['slope'], '+.2f')} "
+                 f"(95% CI {ci(result['slope_ci95'], '+.2f')}): **{result['verdict']}** ({result.get('message', '')})")
   if name == "data.designs_per_class":
-    lines.append(f"- \"all\" designs enters the slope at the pool's {ALL_DESIGNS} ({_fmt(median_designs, '.0f')}).")
+    lines.append(f"- \"all\" designs enters the slope at the pool's {ALL_DESIGNS} ({fmt(median_designs, '.0f')}).")
   if name == "data.spread" and 0 in [float(v) for v in levels]:
     lines.append("- spread 0 (the plain design) has no logarithm: it is in the table, not in the slope.")
   return lines, slopes
@@ -126,14 +111,14 @@ def write_factor_report(workdir: str, probe: str = "ridge") -> str:
   floor = floors(rows, probe)
   lines += ["## n* per level (average task)", "",
             "Floors (random init, per width): " + ", ".join(
-                f"{_fmt(f.get('random init'))}" for task, f in floor.items() if task == AVERAGE) + ".", "",
+                f"{fmt(f.get('random init'))}" for task, f in floor.items() if task == AVERAGE) + ".", "",
             "| level | N | n* | 95% CI | grid-best n | n as good as the best | interior optimum | seeds | gate |",
             "|---" * 9 + "|"]
   gate_at = {(level, total): g for level, total, g in checked}
   for s in summary:
     gate = gate_at.get((s["level"], s["N"]))
     band = f"{s['band_n'][0]}–{s['band_n'][1]}" if s["band_n"] else "n/a"
-    lines.append(f"| {level_label(name, s['level'])} | {s['N']} | {s['n_star']:.1f} | {_ci(s['n_ci95'], '.1f')} | "
+    lines.append(f"| {level_label(name, s['level'])} | {s['N']} | {s['n_star']:.1f} | {ci(s['n_ci95'], '.1f')} | "
                  f"{s['grid_best_n']} | {band} | {s['interior']} | {s['seeds']} | "
                  f"{'—' if gate is None else ('passes' if gate['passes'] else 'FAILS')} |")
   lines += ["", "## Errors (average task, seed mean)", "", "| level | N | " + " | ".join(
@@ -143,7 +128,7 @@ def write_factor_report(workdir: str, probe: str = "ridge") -> str:
   for level in levels:
     for total, curve in sorted(curves[level].items()):
       by_n = dict(zip(curve.n.astype(int), curve.mean))
-      lines.append(f"| {level_label(name, level)} | {total} | " + " | ".join(_fmt(by_n.get(n)) for n in all_n) + " |")
+      lines.append(f"| {level_label(name, level)} | {total} | " + " | ".join(fmt(by_n.get(n)) for n in all_n) + " |")
   lines += ["", "## Convergence gate (2x steps, first seed; passes where |change| <= 1.96·√2·(pooled seed SD), at "
             "least 1 point)", ""]
   if checked:
@@ -156,7 +141,8 @@ def write_factor_report(workdir: str, probe: str = "ridge") -> str:
     lines.append("gate not run")
   lines.append("")
   for total in sorted({s["N"] for s in summary}):
-    figure = factor_figure(name, curves, levels, total, os.path.join(out_dir, f"factor_N{total}.png"))
+    labels = {level: level_label(name, level) for level in levels}
+    figure = factor_figure(name, curves, labels, total, os.path.join(out_dir, f"factor_N{total}.png"))
     lines += [f"![error against n by {name} at N = {total}]({os.path.basename(figure)})", ""]
   path = os.path.join(out_dir, "report.md")
   io.write_text_atomic(path, "\n".join(lines) + "\n")

@@ -1,97 +1,16 @@
-"""Report pages for issue 22: the imbalance study (`write_imbalance_report`) and, for any study whose runs
-carry their pre-training held-out error, the correlation of that error with downstream error
-(`heldout_lines`, `heldout_figure`, also used by `jaxdiv report` on a K*-invariance study)."""
+"""The imbalance study's report (`write_imbalance_report`): the gate, error per (s, K), what imbalance does at
+each K, whether the best K moves, whether error follows K_eff as balanced runs follow K, and the figures."""
 
 from __future__ import annotations
 
 import os
-from collections import defaultdict
-
-import numpy as np
 
 from jaxdiv import io
 from jaxdiv.bound import imbalance, measured
-from jaxdiv.report.report import _ci, _fmt, _pyplot, _save, floors, header_lines
+from jaxdiv.report.figures import heldout_figure, imbalance_figure
+from jaxdiv.report.heldout import heldout_lines
+from jaxdiv.report.text import by_task, ci, floors, fmt, header_lines, points_ci
 from jaxdiv.results import AVERAGE, read_rows, with_average
-
-
-def _points_ci(ci) -> str:
-  return "–" if ci is None else f"[{100 * ci[0]:+.1f}, {100 * ci[1]:+.1f}]"
-
-
-def by_task(rows) -> dict[str, list]:
-  grouped = defaultdict(list)
-  for r in with_average(rows):
-    grouped[r.task].append(r)
-  return dict(sorted(grouped.items(), key=lambda item: (item[0] != AVERAGE, item[0])))
-
-
-def imbalance_figure(task: str, table: list[dict], path: str) -> str:
-  """Error against K (left) and against K_eff (right), one line per imbalance s, seed means ± 95% t CI."""
-  plt = _pyplot()
-  fig, axes = plt.subplots(1, 2, figsize=(9.0, 3.8), sharey=True)
-  levels = sorted({c["imbalance"] for c in table})
-  colours = plt.cm.viridis(np.linspace(0, 0.85, len(levels)))
-  for s, colour in zip(levels, colours):
-    cells = [c for c in table if c["imbalance"] == s]
-    y = np.array([c["error"] for c in cells])
-    bars = np.array([[c["error"] - c["ci95"][0], c["ci95"][1] - c["error"]] if c["ci95"] else [0, 0]
-                     for c in cells]).T
-    for ax, key in zip(axes, ("K", "K_eff")):
-      ax.errorbar([c[key] for c in cells], y, yerr=bars, fmt="-o", color=colour, capsize=2, label=f"s = {s:g}")
-  for ax, label in zip(axes, ("K (classes)", "K_eff = exp(entropy of the class sizes)")):
-    ax.set_xscale("log")
-    ax.set_xlabel(label)
-  axes[0].set_ylabel("test error")
-  ks = sorted({c["K"] for c in table})
-  axes[0].set_xticks(ks, [str(k) for k in ks])
-  axes[0].minorticks_off()
-  axes[0].legend(fontsize=7, title="imbalance", title_fontsize=7)
-  axes[0].set_title(f"{task}: error vs K, one line per s (95% CI)", fontsize=9)
-  axes[1].set_title("the same runs against K_eff", fontsize=9)
-  fig.tight_layout()
-  io.save_figure(fig, path)
-  plt.close(fig)
-  return path
-
-
-def heldout_figure(rows, path: str, colour_by: str = "N", title: str = "") -> str:
-  """Average-task downstream error against each run's pre-training held-out error, one point per run,
-  coloured by N (or by imbalance s)."""
-  plt = _pyplot()
-  fig, ax = plt.subplots(figsize=(5.2, 3.8))
-  runs = [r for r in rows if r.task == AVERAGE and r.pretrain_heldout_error is not None and r.mode == "class"
-          and r.stage in ("sweep", "refine")]
-  groups = sorted({getattr(r, colour_by) for r in runs})
-  colours = plt.cm.tab10(np.arange(len(groups)))
-  for group, colour in zip(groups, colours):
-    at = [r for r in runs if getattr(r, colour_by) == group]
-    ax.scatter([r.pretrain_heldout_error for r in at], [r.error for r in at], s=14, color=colour,
-               label=f"{colour_by if colour_by != 'imbalance' else 's'} = {group:g}")
-    for k in sorted({r.K for r in at}):
-      mean = [np.mean([r.pretrain_heldout_error for r in at if r.K == k]), np.mean([r.error for r in at if r.K == k])]
-      ax.annotate(f"{k}", mean, fontsize=6, color=colour)
-  ax.set_xlabel("pre-training held-out error (its own K classes, unseen images)")
-  return _save(fig, ax, path, ax.get_xlabel(), title or "average task: downstream vs pre-training error\n"
-               "(one point per run; labels: K, at the seed mean)")
-
-
-def heldout_lines(rows, imbalanced: bool = False) -> list[str]:
-  """The correlation table: Spearman(pre-training held-out error, downstream error) across K at each N."""
-  table = imbalance.spearman_by_budget(by_task(rows), imbalanced)
-  if not table:
-    return []
-  across = "every (s, K) cell" if imbalanced else "K"
-  lines = ["## Does pre-training error track downstream error?", "",
-           f"Spearman's rho between the pre-training held-out error (each run's own task: its K classes, images "
-           f"its subset does not hold) and the probe's test error, across {across} at each N: computed within each "
-           "seed, averaged, with a Student-t 95% interval over seeds. The paper's theory assumes the first bounds "
-           "the second: a high positive rho supports it; near 0 or negative is a finding against it.", "",
-           "| task | N | points | seeds | rho | 95% CI |", "|---" * 6 + "|"]
-  for c in table:
-    lines.append(f"| {c['task']} | {c['N']} | {c['points']} | {c['seeds']} | {_fmt(c['rho'], '+.2f')} | "
-                 f"{_ci(c['ci95'], '+.2f')} |")
-  return lines + [""]
 
 
 def gates(rows, levels) -> list[tuple[float, int, dict]]:
@@ -158,16 +77,16 @@ def write_imbalance_report(workdir: str, probe: str = "ridge") -> str:
         continue
       f = floor.get(task, {})
       lines += [f"## N = {total}, average task: error per (s, K) (seed mean, 95% t CI)", "",
-                f"Floors: chance {_fmt(f.get('chance'))}, random init {_fmt(f.get('random init'))}.", "",
+                f"Floors: chance {fmt(f.get('chance'))}, random init {fmt(f.get('random init'))}.", "",
                 "| s | K | n̄ | K_eff | error | 95% CI | pre-training held-out error |", "|---" * 7 + "|"]
       for c in table:
-        lines.append(f"| {c['imbalance']:g} | {c['K']} | {c['n']} | {_fmt(c['K_eff'], '.1f')} | {c['error']:.3f} | "
-                     f"{_ci(c['ci95'])} | {_fmt(c['pretrain_heldout_error'])} |")
+        lines.append(f"| {c['imbalance']:g} | {c['K']} | {c['n']} | {fmt(c['K_eff'], '.1f')} | {c['error']:.3f} | "
+                     f"{ci(c['ci95'])} | {fmt(c['pretrain_heldout_error'])} |")
       lines += ["", "### What imbalance does at each K: err(K, s) − err(K, 0), paired over seeds (points)", "",
                 "| s | K | change | 95% CI | reading |", "|---" * 5 + "|"]
       for e in effects:
         change = None if e["difference"] is None else 100 * e["difference"]
-        lines.append(f"| {e['imbalance']:g} | {e['K']} | {_fmt(change, '+.1f')} | {_points_ci(e['ci95'])} | "
+        lines.append(f"| {e['imbalance']:g} | {e['K']} | {fmt(change, '+.1f')} | {points_ci(e['ci95'])} | "
                      f"{e['verdict']} |")
       lines += ["", "### Does the best K move? (regret at s of the K best at s = 0; margin of the best K over the "
                 "runner-up; paired over seeds, points)", "",
@@ -175,10 +94,10 @@ def write_imbalance_report(workdir: str, probe: str = "ridge") -> str:
                 "|---" * 9 + "|"]
       for b in best:
         lines.append(f"| {b['imbalance']:g} | {b['best_K']} | {b['balanced_best_K']} | "
-                     f"{_fmt(None if b['regret'] is None else 100 * b['regret'], '+.1f')} | "
-                     f"{_points_ci(b['regret_ci95'])} | {b['verdict']} | {_fmt(b['runner_up_K'], 'd')} | "
-                     f"{_fmt(None if b['margin'] is None else 100 * b['margin'], '+.1f')} | "
-                     f"{_points_ci(b['margin_ci95'])} |")
+                     f"{fmt(None if b['regret'] is None else 100 * b['regret'], '+.1f')} | "
+                     f"{points_ci(b['regret_ci95'])} | {b['verdict']} | {fmt(b['runner_up_K'], 'd')} | "
+                     f"{fmt(None if b['margin'] is None else 100 * b['margin'], '+.1f')} | "
+                     f"{points_ci(b['margin_ci95'])} |")
       if fits.get("status") != "too few cells":
         lines += ["", "### Does error follow K_eff the way balanced runs follow K?", "",
                   f"A quadratic in ln K and one in ln K_eff, each fitted to all {fits['cells']} cells (seed means):",
@@ -203,7 +122,7 @@ def write_imbalance_report(workdir: str, probe: str = "ridge") -> str:
       top = [e for e in parts["effects"] if e["imbalance"] == max(levels)]
       best = ", ".join(f"s={b['imbalance']:g}: {b['best_K']}" for b in parts["best_k"])
       lines.append(f"| {task} | {total} | " + " | ".join(
-          f"{100 * e['difference']:+.1f} {_points_ci(e['ci95'])}" for e in top) + f" | {best} |")
+          f"{100 * e['difference']:+.1f} {points_ci(e['ci95'])}" for e in top) + f" | {best} |")
   lines += [""] + heldout_lines(rows, imbalanced=True)
   scatter = heldout_figure(with_average(rows), os.path.join(out_dir, "heldout_vs_downstream.png"),
                            colour_by="imbalance")

@@ -57,8 +57,8 @@ def baseline_rows(config, source, tasks: dict) -> list[ResultRow]:
   state = stacked_states(model, make_optimizer(config.train, 1), [config.seed], source.image_shape)
   untrained = multi.TrainedStack("", (multi.RunSpec(0, 0, config.seed, "random_init"),),
                                  {"steps": 0, "runs": [{"train_accuracy": None, "train_loss": None}]}, model, state)
-  width = {"width": int(config.model.width)}
-  return [dataclasses.replace(r, **width) for r in rows + probe_stack(config.probe, untrained, tasks, "vmap", "baseline")]
+  rows += probe_stack(config.probe, untrained, tasks, "vmap", "baseline")
+  return [dataclasses.replace(r, width=int(config.model.width)) for r in rows]
 
 
 def head_classes(sweep, total: int, max_classes: int) -> int:
@@ -101,7 +101,8 @@ def run_sweep(config, workdir: str, specs: list[multi.RunSpec] | None = None, st
       chunk_dir = os.path.join(workdir, "runs", f"{stage}_N{total}_{multi.chunk_name(chunk)}{factor.level_tag(config)}")
       if name and name != "data.imbalance" and distributed.is_writer():  # `probe_study` rebuilds the level from it
         io.makedirs(chunk_dir)
-        io.write_json_atomic(os.path.join(chunk_dir, "level.json"), {"factor": name, "level": _level_value(config, name)})
+        io.write_json_atomic(os.path.join(chunk_dir, "level.json"),
+                             {"factor": name, "level": _level_value(config, name)})
       trained = train_stack(config, source, chunk, chunk_dir, strategy, steps_scale,
                             head_classes=head_classes(config.sweep, total, source.num_classes), phases=phases)
       with phases.measure("probe"):
