@@ -1,5 +1,5 @@
 #!/bin/bash
-# The GPU checks of issues 3 and 4 as one script, for a lent GPU machine (see README "Benchmarks").
+# The GPU checks as one script, for a lent GPU machine (see bench/README.md).
 # Carry .whl (grain, ml_collections, tfds and their small deps for the machine's Python) beside it.
 set -o pipefail
 if [ -d .whl ]; then

@@ -9,7 +9,7 @@ truth's n* is 57 at N = 4096, beyond n = 32), which the slope calls inconclusive
 counted over the studies whose optima are all inside the grid.
 
 Designs: the v3 CPU study's (N = 256 / 1024 / 4096, n in {4, 8, 16, 32}, 3 seeds, its measured noise) and
-issue 21's weak drifting table (N = 1024 and 2048, 7 K, 2 seeds, 8% noise). Run:
+a weak drifting table (N = 1024 and 2048, 7 K, 2 seeds, 8% noise). Run:
 `python -m bench.verdicts [--studies 40] [--workers 2]`; it prints the table and the hardware.
 """
 
@@ -37,13 +37,13 @@ def anchored_truth(exponent: float, alpha: float, b: float = 0.8, c: float = 0.2
 # Errors 0.3-0.6 over these grids, like the glyph studies' average task.
 TRUTHS = {"invariant, s = 0.5": anchored_truth(0.5, 0.5), "drifts, s = 0.71": anchored_truth(0.71, 0.25),
           "proportional, s = 0.95": anchored_truth(0.95, 0.05),
-          # issue 21's table as filed: the tests' invariant surface (A 2, B 1, C 0.05) with α 0.25, β 0.6
+          # a weak drifting table: the tests' invariant surface (A 2, B 1, C 0.05) with α 0.25, β 0.6
           "weak drift, s = 0.71": dict(A=2.0, alpha=0.25, B=1.0, beta=0.6, C=0.05)}
 DESIGNS = {
     "v3 (256/1024/4096, n 4-32, 3 seeds)": dict(budgets=(256, 1024, 4096), seeds=3, n_values=(4, 8, 16, 32)),
     "weak table (1024/2048, 7 K, 2 seeds, 8%)": dict(budgets=(1024, 2048), seeds=2, points=7, noise=0.08),
 }
-# Issue 21's weak table under its own truth; the v3 design under the three anchored ones.
+# The weak table under its own truth; the v3 design under the three anchored ones.
 RUNS = [(d, t) for d in DESIGNS for t in TRUTHS if d.startswith("weak") == t.startswith("weak")]
 
 

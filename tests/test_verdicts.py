@@ -278,7 +278,7 @@ def test_a_prior_from_results_recovers_the_seed_noise_and_curvature(tmp_path):
 
 
 def test_the_weak_drifting_table_is_never_called_invariant(tmp_path):
-  """Issue 21's table: a known drift (alpha 0.25, beta 0.6: K* ∝ N^0.71), budgets 1024 and 2048, two seeds,
+  """A weak drifting table: a known drift (alpha 0.25, beta 0.6: K* ∝ N^0.71), budgets 1024 and 2048, two seeds,
   8% noise. Failing to reject is not evidence: no verdict anywhere in its fit.json may say invariant."""
   from jaxdiv.bound.fits import fit_study
   from jaxdiv.results import append_rows

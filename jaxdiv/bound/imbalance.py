@@ -1,4 +1,4 @@
-"""Statistics of the imbalance study and of the pre-training/downstream link (issue 22).
+"""Statistics of the imbalance study and of the pre-training/downstream link.
 
 - `cell_table`: mean error per (imbalance s, K) at one N over paired seeds, with K_eff and the pre-training
   held-out error.

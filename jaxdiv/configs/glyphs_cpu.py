@@ -1,4 +1,4 @@
-"""The CPU study, v2 and v3 (issue 21): three budgets 16x apart, three seeds, on a 2-core machine.
+"""The CPU study, v2 and v3: three budgets 16x apart, three seeds, on a 2-core machine.
 
   jaxdiv sweep --config configs/glyphs_cpu.py --plan --power   # its runs, time and verdict odds first
   jaxdiv sweep --config configs/glyphs_cpu.py --workdir runs/glyphs_cpu

@@ -1,4 +1,4 @@
-"""The imbalance study (issue 22) on a 2-core CPU: does the best K move when classes are long-tailed?
+"""The imbalance study on a 2-core CPU: does the best K move when classes are long-tailed?
 
   jaxdiv sweep --config configs/imbalance_cpu.py --plan          # its runs and time first
   jaxdiv sweep --config configs/imbalance_cpu.py --workdir runs/imbalance_cpu
