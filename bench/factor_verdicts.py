@@ -16,8 +16,9 @@ from collections import Counter
 
 import numpy as np
 
-from jaxdiv.bound import measured, power
+from jaxdiv.bound import power
 from jaxdiv.runtime import cpu_model
+from jaxdiv.stats import measured
 
 DESIGNS = {"spread": ("data.spread", [0.5, 1.0, 2.0], 1.0), "designs": ("data.designs_per_class", [1, 4, 19], 19),
            "width": ("model.width", [8, 16], 8), "width3": ("model.width", [4, 8, 16], 8)}

@@ -194,7 +194,7 @@ def _report(args, _):
 
 
 def _fit(args, _):
-  from jaxdiv.bound.fits import fit_study
+  from jaxdiv.study.files import fit_study
   for task, a in fit_study(args.workdir, args.probe, args.max_classes, args.replicates, args.fit_budgets).items():
     print(f"{task:24s} family={a.family:8s} alpha={a.params['alpha']:.3f} beta={a.params['beta']:.3f} "
           f"grad_norm={a.grad_norm:.1e} invariance (bound)={a.invariance['verdict']} "
@@ -203,7 +203,7 @@ def _fit(args, _):
 
 
 def _predict(args, _):
-  from jaxdiv.bound.fits import predict_study
+  from jaxdiv.study.files import predict_study
   for task, p in predict_study(args.workdir, args.total, args.max_classes).items():
     if p["status"] == "ok":
       print(f"{task:24s} N={p['N']} K*={p['K_star']:.1f} [{p['K_ci95'][0]:.1f}, {p['K_ci95'][1]:.1f}] "
@@ -213,14 +213,14 @@ def _predict(args, _):
 
 
 def _data(args, _):
-  from jaxdiv.data import downstream, inspect
+  from jaxdiv.data import downstream, preview
   if args.data_command == "show":
     dials = {"designs_per_class": args.designs_per_class, "spread": args.spread}
-    print(inspect.show(args.name, args.out, args.classes, args.per_class, args.seed, args.split, args.resolution,
+    print(preview.show(args.name, args.out, args.classes, args.per_class, args.seed, args.split, args.resolution,
                        **dials))
   elif args.data_command == "info":
     dials = {"designs_per_class": args.designs_per_class, "spread": args.spread}
-    print(json.dumps(inspect.describe(args.name, args.split, args.resolution, **dials), indent=2))
+    print(json.dumps(preview.describe(args.name, args.split, args.resolution, **dials), indent=2))
   elif args.data_command == "pack":
     from jaxdiv.data.encoded import pack_folder
     builder = pack_folder(args.folder, args.name, args.data_dir, args.test_fraction)
@@ -229,7 +229,7 @@ def _data(args, _):
           f"--config.data.source={args.name} --config.data.data_dir={args.data_dir} or a probe task "
           f"{args.name}@{args.data_dir}")
   else:
-    inspect.prepare(args.tasks or downstream.DEFAULT_TASKS, args.resolution)
+    preview.prepare(args.tasks or downstream.DEFAULT_TASKS, args.resolution)
 
 
 VERBS = {"pretrain": _pretrain, "demo": _study, "sweep": _study, "probe": _probe, "report": _report, "fit": _fit,

@@ -1,8 +1,8 @@
 """Print jaxdiv's import graph between layers and every import that points up a layer.
 
 Layers, lowest first, in the order data flows: shared helpers (jaxdiv.io, jaxdiv.distributed,
-jaxdiv.results, jaxdiv.factor, jaxdiv.runtime, jaxdiv.timing) < data, models, optim < train < probe < bound
-< sweep < report < study, configs < cli.
+jaxdiv.results, jaxdiv.factor, jaxdiv.runtime, jaxdiv.timing) < data, models, optim < train < probe < stats
+< bound < sweep < report < study, configs < cli.
 A module may import its own layer or lower ones, never a higher one, and no two modules may import each
 other, directly or round a loop. `python scripts/import_graph.py` prints the edges and any circle and exits 1
 when an import points up or a circle exists; tests/test_layers.py runs the same checks.
@@ -15,8 +15,8 @@ import pathlib
 import sys
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
-LAYERS = [("io", "distributed", "results", "factor", "runtime", "timing"), ("data", "models", "optim"), ("train",), ("probe",),
-          ("bound",), ("sweep",), ("report",), ("study", "configs"), ("cli",)]
+LAYERS = [("io", "distributed", "results", "factor", "runtime", "timing"), ("data", "models", "optim"), ("train",),
+          ("probe",), ("stats",), ("bound",), ("sweep",), ("report",), ("study", "configs"), ("cli",)]
 RANK = {name: rank for rank, names in enumerate(LAYERS) for name in names}
 
 

@@ -8,7 +8,6 @@ from jaxdiv.bound import (
   analyse,
   feasible_split,
   fit_error_model,
-  measured,
   optimal_k,
   optimal_log_k_numeric,
   optimal_ratio,
@@ -17,6 +16,7 @@ from jaxdiv.bound import (
 from jaxdiv.bound import model as bound_model
 from jaxdiv.bound.analysis import aicc
 from jaxdiv.data import kmeans
+from jaxdiv.stats import measured
 
 TRUE = {"A": 2.0, "B": 1.0, "C": 0.05, "alpha": 0.4, "beta": 0.4}
 

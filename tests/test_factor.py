@@ -5,9 +5,10 @@ import pytest
 from conftest import SMALL_RANGE
 
 from jaxdiv import factor
-from jaxdiv.bound import measured, power
+from jaxdiv.bound import power
 from jaxdiv.data import glyphs, render
 from jaxdiv.results import read_rows
+from jaxdiv.stats import measured
 
 
 def dialled_pool(**dials):

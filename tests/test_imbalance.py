@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from jaxdiv.bound import imbalance
 from jaxdiv.probe.heldout import masked_error_and_loss
+from jaxdiv.stats import imbalance
 
 KS = (16, 64, 256)
 LEVELS = (0.0, 0.5, 1.0, 1.5)

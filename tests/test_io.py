@@ -59,9 +59,9 @@ def test_atomic_writes_reads_and_appends_reach_the_bucket(fake_gcs):
 
 
 def test_a_gs_workdir_holds_the_results_table_config_metrics_fit_and_report(fake_gcs, tmp_path):
-  from jaxdiv.bound.fits import fit_study
   from jaxdiv.report import write_report
   from jaxdiv.results import ResultRow, append_rows, read_rows
+  from jaxdiv.study.files import fit_study
   from jaxdiv.train.config import base_config
   from jaxdiv.train.loop import MetricsWriter
   from jaxdiv.train.pretrain import ConfigMismatchError, check_workdir_config

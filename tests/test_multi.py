@@ -87,7 +87,8 @@ def test_stack_shares_one_pool_and_chunk_size_follows_memory():
 
 
 def test_memory_estimate_from_abstract_shapes_plans_the_chunks(monkeypatch):
-  from jaxdiv.train.pretrain import _one_run_bytes, build_source, plan_chunks
+  from jaxdiv.data import build_source
+  from jaxdiv.train.pretrain import _one_run_bytes, plan_chunks
   config = tiny_train_config()
   source = build_source(config)
   specs = [multi.RunSpec(4, 8, 0), multi.RunSpec(8, 4, 1), multi.RunSpec(4, 8, 2)]

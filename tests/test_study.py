@@ -12,11 +12,11 @@ import numpy as np
 import pytest
 from conftest import SMALL_RANGE
 
-from jaxdiv.bound.fits import fit_study
 from jaxdiv.report import write_report
 from jaxdiv.report.report import mean_errors, measured_interior
 from jaxdiv.report.text import fitted_k
 from jaxdiv.results import ResultRow, append_rows, read_rows
+from jaxdiv.study.files import fit_study
 from jaxdiv.sweep import grid
 from jaxdiv.sweep.runner import finished_runs
 from jaxdiv.train import base_config
@@ -174,9 +174,9 @@ def test_sweep_killed_and_restarted_loses_no_row(tmp_path):
                                for r in after])
   assert probe_study(str(tmp_path)) == []
   assert read_rows(str(tmp_path)) == after
+  from jaxdiv.data import build_source
   from jaxdiv.probe.heldout import pretrain_heldout
   from jaxdiv.train.checkpoint import load_stack
-  from jaxdiv.train.pretrain import build_source
   config = quick_sweep_config()
   trained, source = load_stack(str(folders[0]), config), build_source(config)
   whole, chunked = (pretrain_heldout(trained, source, config.probe.pretrain_heldout_per_class, chunk=chunk)

@@ -9,10 +9,10 @@ import pytest
 from conftest import SMALL_RANGE
 from scipy import stats
 
-from jaxdiv.bound import measured
 from jaxdiv.bound.analysis import Analysis, analyse
 from jaxdiv.bound.power import bound_surface_rows as surface_rows
 from jaxdiv.results import AVERAGE, ResultRow, with_average
+from jaxdiv.stats import measured
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 INVARIANT = {"A": 2.0, "B": 1.0, "C": 0.05, "alpha": 0.4, "beta": 0.4}
@@ -280,8 +280,8 @@ def test_a_prior_from_results_recovers_the_seed_noise_and_curvature(tmp_path):
 def test_the_weak_drifting_table_is_never_called_invariant(tmp_path):
   """A weak drifting table: a known drift (alpha 0.25, beta 0.6: K* ∝ N^0.71), budgets 1024 and 2048, two seeds,
   8% noise. Failing to reject is not evidence: no verdict anywhere in its fit.json may say invariant."""
-  from jaxdiv.bound.fits import fit_study
   from jaxdiv.results import append_rows
+  from jaxdiv.study.files import fit_study
   drift = dict(INVARIANT, alpha=0.25, beta=0.6)
   rows = surface_rows(drift, (1024, 2048), seeds=2, noise=0.08, points=7, seed=3)
   append_rows(str(tmp_path), [ResultRow(task="t", probe="ridge", **r) for r in rows])

@@ -1,6 +1,6 @@
-"""The bound model: fit err(K, n), solve the optimal ratio, predict K at a larger N; measured statistics."""
+"""The bound model: fit err(K, n), solve the optimal ratio, predict K at a larger N, preview a design's power.
+The model-free statistics beside it live in `jaxdiv.stats`."""
 
-from jaxdiv.bound import measured
 from jaxdiv.bound.analysis import Analysis, analyse, error_matrix, predict_split
 from jaxdiv.bound.model import (
                                 FAMILIES,
@@ -14,5 +14,5 @@ from jaxdiv.bound.model import (
 )
 
 __all__ = ["FAMILIES", "Analysis", "Fit", "analyse", "error_matrix", "feasible_split",
-           "fit_error_model", "fit_many", "measured", "optimal_k", "optimal_log_k_numeric", "optimal_ratio",
+           "fit_error_model", "fit_many", "optimal_k", "optimal_log_k_numeric", "optimal_ratio",
            "predict_split"]

@@ -4,12 +4,14 @@ invariance slope, the gate, the contrast case) and the bound-model fit (families
 from __future__ import annotations
 
 import dataclasses
+import os
 
 import numpy as np
 
-from jaxdiv.bound import measured
+from jaxdiv import io
 from jaxdiv.bound.model import FAMILIES, NUM_PARAMS, feasible_split, fit_error_model, fit_many, objective, optimal_k
 from jaxdiv.results import field
+from jaxdiv.stats import measured
 
 HUBER_DELTAS = (1e-3, 1e-2, 0.1)
 
@@ -261,3 +263,11 @@ def predict_split(analysis: Analysis, total: int, max_classes: int | None = None
   return {"N": total, "status": "ok", "K_star": k_star, "K": k, "n": n, "K_ci95": [float(lo), float(hi)],
           "ratio": k_star * k_star / total, "capped": bool(max_classes and k_star > max_classes),
           "bootstrap_share_feasible": float(np.mean((boot >= 1.0) & (boot <= feasible_hi)))}
+
+
+def load_fits(workdir: str) -> dict[str, Analysis]:
+  """The analyses a study's fit.json holds, one per task and the average."""
+  path = os.path.join(workdir, "fit.json")
+  if not io.exists(path):
+    raise FileNotFoundError(f"{path} not found: run `jaxdiv fit --workdir {workdir}` first")
+  return {task: Analysis.from_json(data) for task, data in io.read_json(path).items()}

@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from jaxdiv.bound import measured
 from jaxdiv.results import AVERAGE, ResultRow, read_rows, with_average
+from jaxdiv.stats import measured
 
 TRUTHS = {"invariant (slope 0.5)": 0.5, "drifts (slope 0.7)": 0.7, "proportional (slope 1.0)": 1.0}
 VERDICTS = (measured.INVARIANT, measured.DRIFTS, measured.DRIFTS_WITHIN, measured.INCONCLUSIVE)

@@ -1,4 +1,5 @@
-"""Data: sources (glyph pool, embedded tasks, TFDS), the K×n subset sampler, input pipelines."""
+"""Data: sources (glyph pool, embedded tasks, TFDS) and the factory that builds one from a config, the K×n
+subset sampler, k-means relabelling, input pipelines."""
 
 from jaxdiv.data.clusters import clustered_subset, kmeans
 from jaxdiv.data.pipeline import (
@@ -9,9 +10,9 @@ from jaxdiv.data.pipeline import (
                                   to_global_array,
 )
 from jaxdiv.data.sampler import imbalanced_subset_indices, power_law_sizes, relabel, subset_indices
-from jaxdiv.data.sources import get_source
+from jaxdiv.data.sources import build_source, get_source
 
 __all__ = [
-    "Subset", "clustered_subset", "draw_subset", "get_source", "imbalanced_subset_indices", "kmeans", "materialise",
-    "power_law_sizes", "relabel", "streaming_dataset", "subset_indices", "to_global_array",
+    "Subset", "build_source", "clustered_subset", "draw_subset", "get_source", "imbalanced_subset_indices", "kmeans",
+    "materialise", "power_law_sizes", "relabel", "streaming_dataset", "subset_indices", "to_global_array",
 ]

@@ -237,3 +237,15 @@ def get_source(name: str, split: str = "train", resolution: int = 32, data_dir: 
   return TfdsSource(name, split, data_dir, resolution=resolution, channels=channels)
 
 
+def build_source(config, split: str | None = None):
+  """The pre-training source a config's `data` slice names: the glyph pool with its code-point range and
+  dials, an embedded task, or a prepared TFDS dataset in `data.data_dir`."""
+  data = config.data
+  options = {}
+  if data.source.startswith("glyphs"):
+    if data.glyph_range:
+      first, last = data.glyph_range.split("-")
+      options["codepoint_range"] = (int(first, 16), int(last, 16))
+    options.update(designs_per_class=int(data.get("designs_per_class", 0)), spread=float(data.get("spread", 1.0)))
+  return get_source(data.source, split=split or data.split, resolution=data.resolution,
+                    data_dir=data.data_dir or None, **options)

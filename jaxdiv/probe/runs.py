@@ -12,7 +12,7 @@ import jax
 import numpy as np
 
 from jaxdiv import distributed, io
-from jaxdiv.data import downstream, get_source
+from jaxdiv.data import build_source, downstream, get_source
 from jaxdiv.data.sources import split_location, to_channels
 from jaxdiv.probe.features import extract_features
 from jaxdiv.probe.logistic import logistic_probe
@@ -22,7 +22,6 @@ from jaxdiv.train import multi
 from jaxdiv.train.checkpoint import load_run
 from jaxdiv.train.config import load_workdir_config
 from jaxdiv.train.multi import TrainedStack
-from jaxdiv.train.pretrain import build_source
 
 log = logging.getLogger("jaxdiv")
 

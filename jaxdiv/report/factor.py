@@ -8,10 +8,10 @@ from __future__ import annotations
 import os
 
 from jaxdiv import factor, io
-from jaxdiv.bound import measured
 from jaxdiv.report.figures import factor_figure
 from jaxdiv.report.text import ci, floors, fmt, header_lines
 from jaxdiv.results import AVERAGE, read_rows, with_average
+from jaxdiv.stats import measured
 
 REPLICATES = 1000
 # Designs per class "all" (0) enters the slope as the pool's median design count (19 for the glyph pool).

@@ -3,8 +3,8 @@ downstream error?"""
 
 from __future__ import annotations
 
-from jaxdiv.bound import imbalance
 from jaxdiv.report.text import by_task, ci, fmt
+from jaxdiv.stats import imbalance
 
 
 def heldout_lines(rows, imbalanced: bool = False) -> list[str]:

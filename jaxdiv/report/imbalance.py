@@ -6,11 +6,11 @@ from __future__ import annotations
 import os
 
 from jaxdiv import io
-from jaxdiv.bound import imbalance, measured
 from jaxdiv.report.figures import heldout_figure, imbalance_figure
 from jaxdiv.report.heldout import heldout_lines
 from jaxdiv.report.text import by_task, ci, floors, fmt, header_lines, points_ci
 from jaxdiv.results import AVERAGE, read_rows, with_average
+from jaxdiv.stats import imbalance, measured
 
 
 def gates(rows, levels) -> list[tuple[float, int, dict]]:

@@ -10,11 +10,12 @@ from collections import defaultdict
 import numpy as np
 
 from jaxdiv import io
-from jaxdiv.bound import measured
+from jaxdiv.bound.analysis import load_fits
 from jaxdiv.report.figures import contrast_figure, heatmap_figure, heldout_figure, ucurve_figure
 from jaxdiv.report.heldout import heldout_lines
 from jaxdiv.report.text import as_number, ci, fitted_k, floors, fmt, header_lines, points, yes_no
 from jaxdiv.results import AVERAGE, GRID_STAGES, ResultRow, read_rows, with_average
+from jaxdiv.stats import measured
 
 
 def train_accuracy(row: ResultRow) -> float:
@@ -354,7 +355,6 @@ def train_accuracy_lines(errors: dict, floor: dict) -> list[str]:
 
 def write_report(workdir: str, probe: str = "ridge", meta: dict | None = None) -> str:
   """Write `report.md` and its figures into `workdir/report/`; returns the report's path."""
-  from jaxdiv.bound.fits import load_fits
   meta = {**(io.read_json_if_exists(os.path.join(workdir, "study.json")) or {}), **(meta or {})}
   rows = [r for r in read_rows(workdir) if r.probe == probe]
   if not rows:

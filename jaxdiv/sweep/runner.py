@@ -14,6 +14,7 @@ import os
 import numpy as np
 
 from jaxdiv import distributed, factor, io
+from jaxdiv.data import build_source
 from jaxdiv.data.sources import split_location
 from jaxdiv.models import build_model
 from jaxdiv.probe.heldout import pretrain_heldout
@@ -22,7 +23,7 @@ from jaxdiv.results import ResultRow, append_rows, matches, read_rows, rewrite_r
 from jaxdiv.sweep import grid
 from jaxdiv.timing import Phases
 from jaxdiv.train import multi
-from jaxdiv.train.pretrain import build_source, check_workdir_config, plan_stacks, train_stack
+from jaxdiv.train.pretrain import check_workdir_config, plan_stacks, train_stack
 from jaxdiv.train.state import make_optimizer, stacked_states
 
 log = logging.getLogger("jaxdiv")

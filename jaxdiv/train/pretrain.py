@@ -18,7 +18,7 @@ import jax
 import numpy as np
 
 from jaxdiv import distributed, io, timing
-from jaxdiv.data import get_source, sampler
+from jaxdiv.data import build_source, sampler
 from jaxdiv.data.pipeline import materialise, streaming_dataset, to_global_array
 from jaxdiv.models import build_model
 from jaxdiv.timing import Phases
@@ -33,19 +33,6 @@ log = logging.getLogger("jaxdiv")
 
 class ConfigMismatchError(ValueError):
   pass
-
-
-def build_source(config, split: str | None = None):
-  """The pre-training source a config's `data` slice names."""
-  data = config.data
-  options = {}
-  if data.source.startswith("glyphs"):
-    if data.glyph_range:
-      first, last = data.glyph_range.split("-")
-      options["codepoint_range"] = (int(first, 16), int(last, 16))
-    options.update(designs_per_class=int(data.get("designs_per_class", 0)), spread=float(data.get("spread", 1.0)))
-  return get_source(data.source, split=split or data.split, resolution=data.resolution,
-                    data_dir=data.data_dir or None, **options)
 
 
 def check_workdir_config(workdir: str, config, write: bool = False, ignore: tuple = ()) -> None:

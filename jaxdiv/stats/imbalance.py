@@ -19,8 +19,8 @@ from collections import defaultdict
 import numpy as np
 from scipy import stats
 
-from jaxdiv.bound.measured import t_interval
 from jaxdiv.results import field
+from jaxdiv.stats.measured import t_interval
 
 
 def _grid_rows(rows, total: int | None = None, stage: str = "sweep"):

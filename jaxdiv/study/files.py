@@ -1,5 +1,5 @@
-"""`jaxdiv fit` / `jaxdiv predict` over a study's results table (`results.jsonl`): one `Analysis` per
-task and for the average task, written to fit.json."""
+"""A study's files: its results table (`results.jsonl`) read per task, the fit of every task and the average
+task written to fit.json (`jaxdiv fit`), and predictions from it (`jaxdiv predict`)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import os
 from collections import defaultdict
 
 from jaxdiv import distributed, io
-from jaxdiv.bound.analysis import Analysis, analyse, predict_split
+from jaxdiv.bound.analysis import Analysis, analyse, load_fits, predict_split
 from jaxdiv.results import GRID_STAGES, ResultRow, read_rows, results_path, with_average, with_test_sd
 
 log = logging.getLogger("jaxdiv")
@@ -51,13 +51,6 @@ def fit_study(workdir: str, probe: str = "ridge", max_classes: int | None = None
   if distributed.is_writer():
     io.write_json_atomic(os.path.join(workdir, "fit.json"), {task: a.to_json() for task, a in results.items()})
   return results
-
-
-def load_fits(workdir: str) -> dict[str, Analysis]:
-  path = os.path.join(workdir, "fit.json")
-  if not io.exists(path):
-    raise FileNotFoundError(f"{path} not found: run `jaxdiv fit --workdir {workdir}` first")
-  return {task: Analysis.from_json(data) for task, data in io.read_json(path).items()}
 
 
 def predict_study(workdir: str, total: int, max_classes: int | None = None) -> dict:

@@ -1,4 +1,4 @@
-"""The whole study as one call: floors, sweep, refinement, convergence gate, fit, verdicts, validation at N2,
+"""A study as one call: floors, sweep, refinement, convergence gate, fit, verdicts, validation at N2,
 report.
 
 Every stage resumes from what the workdir holds. `plan_study` lists every run without training.
@@ -14,20 +14,22 @@ import jax
 import numpy as np
 
 from jaxdiv import distributed, factor, io, timing
-from jaxdiv.bound import measured, power
+from jaxdiv.bound import power
 from jaxdiv.bound.analysis import predict_split
-from jaxdiv.bound.fits import fit_study
+from jaxdiv.data import build_source
 from jaxdiv.probe.runs import load_tasks
 from jaxdiv.report import write_report
 from jaxdiv.results import AVERAGE, read_rows, with_average
 from jaxdiv.runtime import cpu_model, describe_cpu_devices, enable_compilation_cache
+from jaxdiv.stats import measured
+from jaxdiv.study.files import fit_study
 from jaxdiv.sweep import grid
 from jaxdiv.sweep.estimate import estimate_study, fit_report_key
 from jaxdiv.sweep.runner import per_class_capacity, run_baselines, run_sweep
 from jaxdiv.timing import Phases
 from jaxdiv.train.config import validate
 from jaxdiv.train.multi import RunSpec
-from jaxdiv.train.pretrain import build_source, check_workdir_config
+from jaxdiv.train.pretrain import check_workdir_config
 from jaxdiv.train.state import total_steps
 
 log = logging.getLogger("jaxdiv")
