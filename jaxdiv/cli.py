@@ -87,6 +87,11 @@ def build_parser() -> argparse.ArgumentParser:
   fit.add_argument("--replicates", type=int, default=200)
   fit.add_argument("--fit-budgets", type=int, nargs="*", default=None,
                    help="fit the bound model to these N only (default: every sweep N)")
+  validate = commands.add_parser("validate", help="check every prediction method out of sample on a finished "
+                                                 "study: each budget held out in turn, predicted from the others")
+  validate.add_argument("--workdir", required=True)
+  validate.add_argument("--probe", default="ridge")
+  validate.add_argument("--replicates", type=int, default=200)
   predict = commands.add_parser("predict", help="predict K*, n* for a larger budget")
   predict.add_argument("--workdir", required=True)
   predict.add_argument("--total", type=int, required=True)
@@ -203,13 +208,10 @@ def _fit(args, _):
 
 
 def _predict(args, _):
+  from jaxdiv.report.text import prediction_line
   from jaxdiv.study.files import predict_study
   for task, p in predict_study(args.workdir, args.total, args.max_classes).items():
-    if p["status"] == "ok":
-      print(f"{task:24s} N={p['N']} K*={p['K_star']:.1f} [{p['K_ci95'][0]:.1f}, {p['K_ci95'][1]:.1f}] "
-            f"-> K={p['K']} n={p['n']}" + (" (capped at the classes available)" if p["capped"] else ""))
-    else:
-      print(f"{task:24s} {p['message']}")
+    print(f"{task}: " + prediction_line(p, args.total))
 
 
 def _data(args, _):
@@ -232,7 +234,16 @@ def _data(args, _):
     preview.prepare(args.tasks or downstream.DEFAULT_TASKS, args.resolution)
 
 
-VERBS = {"pretrain": _pretrain, "demo": _study, "sweep": _study, "probe": _probe, "report": _report, "fit": _fit,
+def _validate(args, _):
+  from jaxdiv.report.report import validation_lines
+  from jaxdiv.study.validate import validate_study
+  table = validate_study(args.workdir, args.probe, args.replicates)
+  print("\n".join(validation_lines(table)))
+  print(f"wrote {os.path.join(args.workdir, 'validation.json')}")
+
+
+VERBS = {"pretrain": _pretrain, "validate": _validate,
+         "demo": _study, "sweep": _study, "probe": _probe, "report": _report, "fit": _fit,
          "predict": _predict, "data": _data}
 
 

@@ -168,5 +168,5 @@ def test_fit_and_predict_cli_on_a_results_table(tmp_path, capsys):
   assert set(fits) == {"task_a", "task_b", "average"}
   assert cli.main(["predict", "--workdir", str(tmp_path), "--total", "100000"]) == 0
   out = capsys.readouterr().out
-  assert "task_a" in out and "K*=" in out
+  assert "task_a" in out and "K* =" in out and "recommended:" in out
   assert cli.main(["predict", "--workdir", str(tmp_path / "missing"), "--total", "10"]) == 2

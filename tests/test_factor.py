@@ -125,6 +125,7 @@ def test_factor_verdicts():
   assert measured.factor_verdict([-0.3, 0.4], "x")[0] == "inconclusive"
 
 
+@pytest.mark.slow  # ~75 s on 2 cores (ten runs at two levels, a resume, a probe): .ci/run runs it
 def test_factor_study_runs_gates_resumes_and_probes_each_level(tmp_path):
   """A factor study end to end on the quick config: rows record each level, the gate retrains every K at the
   last level and the base level's best K, a second call trains nothing, and a task added afterwards is

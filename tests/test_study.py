@@ -187,6 +187,7 @@ def test_sweep_killed_and_restarted_loses_no_row(tmp_path):
     assert a["error"] == b["error"] and a["loss"] == pytest.approx(b["loss"], rel=1e-6)
 
 
+@pytest.mark.slow  # ~70 s on 2 cores (a kernel runs the quick demo): .ci/run runs it
 def test_colab_notebook_runs_the_quick_demo_headless(tmp_path):
   """The notebook top to bottom (quick mode): the study, the table and the figures."""
   import nbformat

@@ -353,6 +353,37 @@ def train_accuracy_lines(errors: dict, floor: dict) -> list[str]:
   return lines
 
 
+def validation_lines(table: list[dict]) -> list[str]:
+  """The out-of-sample validation table (`jaxdiv validate`, validation.json) as markdown."""
+  def k(value, interval=None):
+    text = "–" if value is None else f"{value:.0f}"
+    return text + (f" [{interval[0]:.0f}, {interval[1]:.0f}]" if interval else "")
+  lines = ["| method | fitted N | held-out N | predicted K* [95%] | measured vertex [95%] | ratio | covered | "
+           "regret of the nearest grid K (points) [95%] |", "|---" * 8 + "|"]
+  for r in table:
+    if r["status"] != "ok":
+      lines.append(f"| {r['method']} | {r['fitted_N']} | {r['N']} | {r['status']}: {r.get('message') or ''} | "
+                   f"{k(r['measured_K'], r['measured_ci95'])} | – | – | – |")
+      continue
+    ci = r["regret_ci95"]
+    regret_text = "0 (the grid's best)" if r["regret"] == 0 else (
+        f"{100 * r['regret']:+.1f}" + (f" [{100 * ci[0]:+.1f}, {100 * ci[1]:+.1f}]" if ci else ""))
+    lines.append(f"| {r['method']} | {r['fitted_N']} | {r['N']} | {k(r['predicted_K'], r['predicted_ci95'])} | "
+                 f"{k(r['measured_K'], r['measured_ci95'])}{' (edge)' if r['measured_at_edge'] else ''} | "
+                 f"{r['ratio']:.2f} | {'yes' if r['covered'] else 'no'} | {regret_text} (K = {r['K_used']}) |")
+  return lines
+
+
+def validation_section(workdir: str) -> list[str]:
+  """Each prediction method checked out of sample, where `jaxdiv validate` has written validation.json."""
+  saved = io.read_json_if_exists(os.path.join(workdir, "validation.json"))
+  if not saved:
+    return []
+  return ["", f"## Out-of-sample validation of each prediction method ({saved['task']} task; `jaxdiv validate`)", "",
+          "Each budget held out in turn and predicted from the others; covered: the held-out budget's measured "
+          "vertex lies inside the prediction's 95% interval.", ""] + validation_lines(saved["rows"])
+
+
 def write_report(workdir: str, probe: str = "ridge", meta: dict | None = None) -> str:
   """Write `report.md` and its figures into `workdir/report/`; returns the report's path."""
   meta = {**(io.read_json_if_exists(os.path.join(workdir, "study.json")) or {}), **(meta or {})}
@@ -366,7 +397,7 @@ def write_report(workdir: str, probe: str = "ridge", meta: dict | None = None) -
   table = summary_table(rows, errors, fits, meta)
   lines = (["# jaxdiv study report", ""] + header_lines(meta) + [""] + answers(fits, meta, table) + gate_lines(fits)
            + standard_table_lines(table, floor) + best_k_table_lines(fits) + interior_table_lines(fits)
-           + noise_lines(fits) + huber_lines(fits) + figure_lines(errors, fits, out_dir)
+           + validation_section(workdir) + noise_lines(fits) + huber_lines(fits) + figure_lines(errors, fits, out_dir)
            + contrast_section(rows, fits, floor, out_dir) + heldout_section(rows, out_dir)
            + train_accuracy_lines(errors, floor))
   path = os.path.join(out_dir, "report.md")

@@ -90,3 +90,36 @@ def by_task(rows) -> dict[str, list]:
   for r in with_average(rows):
     grouped[r.task].append(r)
   return dict(sorted(grouped.items(), key=lambda item: (item[0] != AVERAGE, item[0])))
+
+
+def _record_text(record: list[dict]) -> str:
+  if not record:
+    return "not validated on this study"
+  held = ", ".join(f"N = {r['N']} ratio {r['ratio']:.2f} {'inside' if r['covered'] else 'outside'} its interval"
+                   for r in record)
+  return f"validated here: {held}"
+
+
+def _one_prediction(name: str, p: dict) -> str:
+  if p.get("status") != "ok":
+    return f"{name}: no prediction ({p.get('message') or p.get('status')})"
+  interval = p.get("K_ci95")
+  text = (f"{name}: K* = {p['K_star']:.0f}" + (f" [{interval[0]:.0f}, {interval[1]:.0f}]" if interval else "")
+          + f" -> K = {p['K']}, n = {p['n']} ({_record_text(p.get('record', []))})")
+  return text + (f"; not used: {p['rejected']}" if p.get("rejected") else "")
+
+
+def prediction_line(prediction: dict, total: int) -> str:
+  """`jaxdiv predict`'s answer for one task: both methods side by side, each with its interval and its record
+  on this study, then the default and the band of K both allow."""
+  bound, free, chosen = prediction["bound"], prediction["model_free"], prediction["recommended"]
+  parts = [f"N = {total}", _one_prediction("model-free", free),
+           _one_prediction(f"bound model ({bound.get('family')})", bound)]
+  if chosen["method"]:
+    parts.append(f"recommended: {chosen['method']} ({chosen['why']})")
+  band = chosen.get("band_both_allow")
+  if band == "disjoint":
+    parts.append("the two intervals disagree: no K lies in both")
+  elif band:
+    parts.append(f"K in [{band[0]:.0f}, {band[1]:.0f}] lies in both intervals")
+  return "; ".join(parts)

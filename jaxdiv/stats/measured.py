@@ -299,6 +299,30 @@ def invariance_slope(best: list[dict]) -> dict:
   return out
 
 
+def extrapolate_k_star(best: list[dict], total: int) -> dict:
+  """The model-free prediction of K* at N = `total`: the line ln K* = a + s·ln N through the fitted budgets'
+  vertices (`best_k` per budget), read at ln `total`. Its 95% interval comes from the same line through each
+  bootstrap replicate's vertices (every budget its own stream), so it carries the slope's and the intercept's
+  uncertainty together. No prediction from one budget, or where a fitted budget's optimum is at its grid's
+  edge (the vertex there is a bound, not an estimate)."""
+  best = sorted(best, key=lambda b: b["N"])
+  base = {"N": total, "method": "model-free", "fitted_N": [b["N"] for b in best]}
+  if len(best) < 2:
+    return {**base, "status": "untested", "message": "one budget: a line through one vertex has no slope"}
+  edges = [b["N"] for b in best if b["at_edge"]]
+  if edges:
+    return {**base, "status": "boundary", "message": f"the optimum is at the grid's edge at N = {edges}"}
+  log_n = np.log([b["N"] for b in best])
+  slope, intercept = np.polyfit(log_n, np.log([b["K_star"] for b in best]), 1)
+  out = {**base, "status": "ok", "K_star": float(np.exp(intercept + slope * np.log(total))), "slope": float(slope),
+         "K_ci95": None}
+  if all(b["log_K_samples"] for b in best):
+    lines = np.polyfit(log_n, np.array([b["log_K_samples"] for b in best]), 1)  # (2, replicates)
+    at = lines[0] * np.log(total) + lines[1]
+    out["K_ci95"] = [float(v) for v in np.exp(np.percentile(at, [2.5, 97.5]))]
+  return out
+
+
 def slope_at_longer_training(best: list[dict], sweep: dict, gated: dict, replicates: int = 1000,
                              seed: int = 0) -> dict:
   """The slope again with each gated budget's K* taken from its 2x-steps curve (where the gate trained 3+ K

@@ -7,9 +7,13 @@ import logging
 import os
 from collections import defaultdict
 
+import numpy as np
+
 from jaxdiv import distributed, io
 from jaxdiv.bound.analysis import Analysis, analyse, load_fits, predict_split
+from jaxdiv.bound.model import feasible_split
 from jaxdiv.results import GRID_STAGES, ResultRow, read_rows, results_path, with_average, with_test_sd
+from jaxdiv.stats import measured
 
 log = logging.getLogger("jaxdiv")
 
@@ -53,5 +57,83 @@ def fit_study(workdir: str, probe: str = "ridge", max_classes: int | None = None
   return results
 
 
+# Families with α = β, in which K* ∝ √N (K/n N-invariant) by construction.
+ALPHA_EQUALS_BETA = ("shared", "sqrt")
+
+
+def model_free_prediction(rows: list[ResultRow], total: int, max_classes: int | None = None) -> dict:
+  """K* at N = `total` extrapolated from the vertices of every sweep budget with three or more K
+  (`measured.extrapolate_k_star`), with the split of N nearest it."""
+  curves = [c for c in measured.curves(sweep_rows(rows)).values() if len(c.K) >= 3]
+  out = measured.extrapolate_k_star([measured.best_k(c) for c in curves], total)
+  if out["status"] == "ok":
+    out["K"], out["n"] = feasible_split(out["K_star"], total, max_classes)
+  return out
+
+
+def rejected_by_own_test(analysis: Analysis) -> str | None:
+  """Why the bound model's chosen family may not predict: it assumes α = β while the study's own test of the
+  exponent β/(α + β) excludes 0.5; None when it may."""
+  interval = analysis.invariance.get("exponent_ci95")
+  if analysis.family not in ALPHA_EQUALS_BETA or not interval or interval[0] <= 0.5 <= interval[1]:
+    return None
+  return (f"its family ({analysis.family}) assumes α = β, i.e. K/n N-invariant, which this study's own test rejects "
+          f"(β/(α + β) = {analysis.invariance['exponent']:.2f}, 95% CI [{interval[0]:.2f}, {interval[1]:.2f}])")
+
+
+def track_record(validation: dict | None, method: str) -> list[dict]:
+  """The held-out predictions `jaxdiv validate` recorded for `method` on this study."""
+  return [r for r in (validation or {}).get("rows", []) if r["method"] == method and r["status"] == "ok"]
+
+
+def recommend(free: dict, bound: dict, validation: dict | None) -> dict:
+  """The default between the two predictions. A bound prediction whose family the study's own test rejects,
+  or that did not come out, is out. With a validation record, the method whose held-out predictions were
+  all covered by their intervals wins, then the smaller mean |ln(predicted / measured)|. Without one, the
+  model-free extrapolation (on the committed CPU study v3 it covered all three held-out budgets, ratios
+  0.90-1.05, while the AICc-chosen bound family missed the largest by 2.7x). Where both stand, the band of
+  K both intervals allow is given; "disjoint" when none is."""
+  usable = {name: p for name, p in (("model-free", free), (bound.get("family"), bound))
+            if p.get("status") == "ok" and not p.get("rejected")}
+  if not usable:
+    return {"method": None, "why": "no method gives a prediction here"}
+
+  def score(name):
+    record = track_record(validation, name)
+    if not record:
+      return (1, 0.0, name != "model-free")
+    return (0 if all(r["covered"] for r in record) else 1, float(np.mean([abs(np.log(r["ratio"])) for r in record])),
+            name != "model-free")
+  method = min(usable, key=score)
+  if track_record(validation, method):
+    why = "validated on this study"
+  elif len(usable) == 1:
+    why = "the only usable prediction here"
+  else:
+    why = "the model-free default (no validation record on this study: run `jaxdiv validate` with 3+ budgets)"
+  out = {"method": method, "why": why}
+  if len(usable) == 2 and all(p.get("K_ci95") for p in usable.values()):
+    low = max(p["K_ci95"][0] for p in usable.values())
+    high = min(p["K_ci95"][1] for p in usable.values())
+    out["band_both_allow"] = [low, high] if low <= high else "disjoint"
+  return out
+
+
 def predict_study(workdir: str, total: int, max_classes: int | None = None) -> dict:
-  return {task: predict_split(analysis, total, max_classes) for task, analysis in load_fits(workdir).items()}
+  """{task: {"bound": ..., "model_free": ..., "recommended": ...}} at N = `total`: the bound model's prediction
+  (flagged where its family's built-in assumption is rejected by the study's own test), the model-free
+  extrapolation, each with its validation record (average task, validation.json), and the default."""
+  validation = io.read_json_if_exists(os.path.join(workdir, "validation.json"))
+  results = read_results(workdir)
+  out = {}
+  for task, analysis in load_fits(workdir).items():
+    bound = {**predict_split(analysis, total, max_classes), "family": analysis.family}
+    why = rejected_by_own_test(analysis)
+    if why:
+      bound["rejected"] = why
+    free = model_free_prediction(results[task], total, max_classes) if task in results else {"status": "untested"}
+    own = validation if validation and validation.get("task") == task else None
+    out[task] = {"bound": {**bound, "record": track_record(own, analysis.family)},
+                 "model_free": {**free, "record": track_record(own, "model-free")},
+                 "recommended": recommend(free, bound, own)}
+  return out
