@@ -84,9 +84,9 @@ def build_parser() -> argparse.ArgumentParser:
   fit.add_argument("--workdir", required=True)
   fit.add_argument("--probe", default="ridge")
   fit.add_argument("--max-classes", type=int, default=None)
-  fit.add_argument("--replicates", type=int, default=200)
+  fit.add_argument("--replicates", type=int, default=None, help="default: the study's sweep.replicates, else 200")
   fit.add_argument("--fit-budgets", type=int, nargs="*", default=None,
-                   help="fit the bound model to these N only (default: every sweep N)")
+                   help="fit the bound model to these N only (default: the study's sweep.fit_budgets, else every N)")
   validate = commands.add_parser("validate", help="check every prediction method out of sample on a finished "
                                                  "study: each budget held out in turn, predicted from the others")
   validate.add_argument("--workdir", required=True)
@@ -199,12 +199,22 @@ def _report(args, _):
 
 
 def _fit(args, _):
-  from jaxdiv.study.files import fit_study
-  for task, a in fit_study(args.workdir, args.probe, args.max_classes, args.replicates, args.fit_budgets).items():
+  from jaxdiv import io
+  from jaxdiv.results import AVERAGE
+  from jaxdiv.study.files import fit_study, refresh_prediction
+  from jaxdiv.train.config import load_workdir_config
+  config = load_workdir_config(args.workdir) if io.exists(os.path.join(args.workdir, "config.json")) else None
+  # A study's own fit budgets and replicates unless given: a refit answers as the study did.
+  budgets = args.fit_budgets if args.fit_budgets is not None else (list(config.sweep.fit_budgets) if config else None)
+  replicates = args.replicates or (config.sweep.replicates if config else 200)
+  fits = fit_study(args.workdir, args.probe, args.max_classes, replicates, budgets or None)
+  for task, a in fits.items():
     print(f"{task:24s} family={a.family:8s} alpha={a.params['alpha']:.3f} beta={a.params['beta']:.3f} "
           f"grad_norm={a.grad_norm:.1e} invariance (bound)={a.invariance['verdict']} "
-          f"slope={a.slope.get('verdict')} boundary={a.boundary}")
+          f"slope={a.slope.get('verdict')} boundary={a.boundary} ({a.family_rule})")
   print(f"wrote {os.path.join(args.workdir, 'fit.json')}")
+  if config and AVERAGE in fits and refresh_prediction(args.workdir, fits[AVERAGE], config.sweep.n_min):
+    print(f"updated the prediction in {os.path.join(args.workdir, 'study.json')}")
 
 
 def _predict(args, _):

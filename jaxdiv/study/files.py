@@ -10,10 +10,11 @@ from collections import defaultdict
 import numpy as np
 
 from jaxdiv import distributed, io
-from jaxdiv.bound.analysis import Analysis, analyse, load_fits, predict_split
+from jaxdiv.bound.analysis import ALPHA_EQUALS_BETA, Analysis, analyse, load_fits, predict_split
 from jaxdiv.bound.model import feasible_split
 from jaxdiv.results import GRID_STAGES, ResultRow, read_rows, results_path, with_average, with_test_sd
 from jaxdiv.stats import measured
+from jaxdiv.sweep import grid
 
 log = logging.getLogger("jaxdiv")
 
@@ -57,8 +58,33 @@ def fit_study(workdir: str, probe: str = "ridge", max_classes: int | None = None
   return results
 
 
-# Families with α = β, in which K* ∝ √N (K/n N-invariant) by construction.
-ALPHA_EQUALS_BETA = ("shared", "sqrt")
+def held_out_prediction(analysis: Analysis, total: int, max_classes: int, n_min: int, under_trained: bool) -> dict:
+  """The bound model's K* at the study's validation budget and the K trained there (the divisor of N nearest
+  it, n >= n_min), as study.json records it."""
+  prediction = {**predict_split(analysis, total, max_classes), "family": analysis.family}
+  if prediction["status"] == "ok":
+    k = grid.nearest_divisor(total, prediction["K_star"], 1, min(max_classes, total // n_min))
+    low, high = prediction["K_ci95"]
+    prediction.update(K=k, n=total // k, message=f"K* = {prediction['K_star']:.0f} (95% CI {low:.0f}–{high:.0f}) "
+                      f"at N = {total} ({analysis.family}); trained K = {k}, n = {total // k}")
+  if under_trained:
+    prediction["message"] = "not a finding (the convergence gate failed): " + prediction["message"]
+  return prediction
+
+
+def refresh_prediction(workdir: str, analysis: Analysis, n_min: int) -> dict | None:
+  """After a refit, the prediction study.json records at its validation budget, recomputed from the new fit
+  (the report reads it from there); None for a study without one. The K's already trained stay as they are:
+  a K the new prediction names and the grid lacks shows as not measured."""
+  path = os.path.join(workdir, "study.json")
+  meta = io.read_json_if_exists(path)
+  if not meta or not meta.get("validation_N"):
+    return None
+  under_trained = (meta.get("verdict") or {}).get("status") == "under-trained"
+  prediction = held_out_prediction(analysis, meta["validation_N"], meta["validation_N"], n_min, under_trained)
+  if distributed.is_writer():
+    io.write_json_atomic(path, {**meta, "prediction": prediction})
+  return prediction
 
 
 def model_free_prediction(rows: list[ResultRow], total: int, max_classes: int | None = None) -> dict:

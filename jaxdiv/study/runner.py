@@ -15,14 +15,13 @@ import numpy as np
 
 from jaxdiv import distributed, factor, io, timing
 from jaxdiv.bound import power
-from jaxdiv.bound.analysis import predict_split
 from jaxdiv.data import build_source
 from jaxdiv.probe.runs import load_tasks
 from jaxdiv.report import write_report
 from jaxdiv.results import AVERAGE, read_rows, with_average
 from jaxdiv.runtime import cpu_model, describe_cpu_devices, enable_compilation_cache
 from jaxdiv.stats import measured
-from jaxdiv.study.files import fit_study
+from jaxdiv.study.files import fit_study, held_out_prediction
 from jaxdiv.sweep import grid
 from jaxdiv.sweep.estimate import estimate_study, fit_report_key
 from jaxdiv.sweep.runner import per_class_capacity, run_baselines, run_sweep
@@ -295,14 +294,8 @@ def run_study(config, workdir: str, description: str = "") -> dict:
   total = config.sweep.validation_budget
   if total and AVERAGE in fits:
     max_classes = source.num_classes
-    prediction = predict_split(fits[AVERAGE], total, max_classes)
-    if prediction["status"] == "ok":
-      k = grid.nearest_divisor(total, prediction["K_star"], 1, min(max_classes, total // config.sweep.n_min))
-      low, high = prediction["K_ci95"]
-      prediction.update(K=k, n=total // k, message=f"K* = {prediction['K_star']:.0f} (95% CI {low:.0f}–{high:.0f}) "
-                        f"at N = {total}; trained K = {k}, n = {total // k}")
-    if verdict["status"] == "under-trained":
-      prediction["message"] = "not a finding (the convergence gate failed): " + prediction["message"]
+    prediction = held_out_prediction(fits[AVERAGE], total, max_classes, config.sweep.n_min,
+                                     verdict["status"] == "under-trained")
     meta.update(validation_N=total, prediction=prediction, standard_K=standard_k(config.sweep, total, max_classes))
     run_sweep(config, workdir, validation_specs(config, prediction, fits[AVERAGE], max_classes), stage="validate",
               tasks=tasks, phases=phases, source=source)
