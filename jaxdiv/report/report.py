@@ -173,6 +173,27 @@ def prediction_lines(prediction, average_row, meta: dict) -> list[str]:
           f"{ci(average_row.get('gain_vs_standard_ci95'), '+.1f')}); {average_row['seeds']} seeds per K."]
 
 
+def model_free_lines(rows, meta: dict) -> list[str]:
+  """The model-free prediction at the validation budget from the fitted budgets' vertices, beside the bound
+  model's line above: the same protocol (fit small, predict large) without the bound model."""
+  total, fitted = meta.get("validation_N"), meta.get("fit_N") or meta.get("sweep_N") or []
+  if not total:
+    return []
+  average = [r for r in with_average(rows) if r.task == AVERAGE and not r.imbalance]
+  curves = measured.curves(average)
+  best = [measured.best_k(curves[n]) for n in fitted if n in curves and len(curves[n].K) >= 3]
+  p = measured.extrapolate_k_star(best, total)
+  if p["status"] != "ok":
+    return [f"- **Model-free prediction at N = {total}** (ln K* linear in ln N through the vertices at N = {fitted}): "
+            f"none ({p['message']})"]
+  held = measured.best_k(curves[total]) if total in curves and len(curves[total].K) >= 3 else None
+  measured_text = "" if held is None else (
+      f"; measured there: {held['K_star']:.0f} {ci(held['K_ci95'], '.0f')}, ratio {p['K_star'] / held['K_star']:.2f}, "
+      f"{'inside' if p['K_ci95'] and p['K_ci95'][0] <= held['K_star'] <= p['K_ci95'][1] else 'outside'} the interval")
+  return [f"- **Model-free prediction at N = {total}** (ln K* linear in ln N through the vertices at N = {fitted}, "
+          f"slope {p['slope']:.2f}): K* = {p['K_star']:.0f} {ci(p['K_ci95'], '.0f')}{measured_text}"]
+
+
 def contrast_lines(average) -> list[str]:
   lines = []
   for check in (average.contrast if average else []):
@@ -183,7 +204,7 @@ def contrast_lines(average) -> list[str]:
   return lines
 
 
-def answers(fits: dict, meta: dict, table: list[dict]) -> list[str]:
+def answers(fits: dict, meta: dict, table: list[dict], rows=()) -> list[str]:
   """The report's first lines: the questions of the study answered in words, with intervals."""
   verdict = meta.get("verdict", {})
   lines = ["## Answers", ""] + ([f"- **Verdict**: {verdict.get('message', '')}"] if verdict else [])
@@ -193,7 +214,8 @@ def answers(fits: dict, meta: dict, table: list[dict]) -> list[str]:
   lines += band_lines(average) if average else []
   lines += regret_lines(prediction, average_row)
   lines += best_k_lines(average) + invariance_lines(average, meta) if average else []
-  lines += interior_lines(fits) + prediction_lines(prediction, average_row, meta) + contrast_lines(average)
+  lines += interior_lines(fits) + prediction_lines(prediction, average_row, meta) + model_free_lines(rows, meta)
+  lines += contrast_lines(average)
   return lines + [""]
 
 
@@ -395,7 +417,8 @@ def write_report(workdir: str, probe: str = "ridge", meta: dict | None = None) -
   io.makedirs(out_dir)
   errors, floor = mean_errors(rows, probe), floors(rows, probe)
   table = summary_table(rows, errors, fits, meta)
-  lines = (["# jaxdiv study report", ""] + header_lines(meta) + [""] + answers(fits, meta, table) + gate_lines(fits)
+  lines = (["# jaxdiv study report", ""] + header_lines(meta) + [""] + answers(fits, meta, table, rows)
+           + gate_lines(fits)
            + standard_table_lines(table, floor) + best_k_table_lines(fits) + interior_table_lines(fits)
            + validation_section(workdir) + noise_lines(fits) + huber_lines(fits) + figure_lines(errors, fits, out_dir)
            + contrast_section(rows, fits, floor, out_dir) + heldout_section(rows, out_dir)
