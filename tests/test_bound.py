@@ -97,6 +97,7 @@ def test_analysis_detects_drift():
   assert result.invariance["exponent"] == pytest.approx(0.7 / 0.95, abs=0.05)
 
 
+@pytest.mark.slow  # 25 s on 2 cores: .ci/run runs it
 def test_monotone_surface_is_reported_as_boundary():
   rows = noisy_rows(dict(TRUE, A=50.0, B=0.01), budgets=(2000, 8000))
   result = analyse(rows, replicates=4)

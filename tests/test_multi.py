@@ -42,7 +42,8 @@ def _assert_matches(alone, stacked, index, num_classes):
     np.testing.assert_allclose(b, a, rtol=1e-5, atol=1e-6)
 
 
-@pytest.mark.parametrize("strategy,mesh_runs", [("unroll", 1), ("vmap", 2),
+@pytest.mark.parametrize("strategy,mesh_runs", [("unroll", 1),
+                                               pytest.param("vmap", 2, marks=pytest.mark.slow),
                                                pytest.param("vmap", 1, marks=pytest.mark.slow),
                                                pytest.param("map", 1, marks=pytest.mark.slow),
                                                pytest.param("unroll", 4, marks=pytest.mark.slow),
@@ -61,6 +62,7 @@ def test_stacked_runs_equal_runs_trained_alone(tmp_path, alone_runs, strategy, m
     _assert_matches(alone_runs[i], stacked, i, run["num_classes"])
 
 
+@pytest.mark.slow  # 28 s on 2 cores: .ci/run runs it
 def test_chunks_group_by_budget_and_resume(tmp_path):
   config = tiny_train_config(**{"train.steps": 4, "multi.max_runs_per_chunk": 2})
   config.runs = [{"num_classes": 4, "per_class": 8, "seed": s} for s in range(3)]
@@ -100,6 +102,7 @@ def test_memory_estimate_from_abstract_shapes_plans_the_chunks(monkeypatch):
   assert [len(chunk) for chunk in plan_chunks(config, source, specs * 3, "unroll")] == [len(jax.devices()), 1]
 
 
+@pytest.mark.slow  # 20 s on 2 cores: .ci/run runs it
 def test_waves_of_one_budget_share_one_compiled_program(tmp_path):
   """Two waves with the same N, head and step budget compile once: the pool is padded to M·N rows whatever
   the runs' overlap, and the jitted step is shared between stacks."""

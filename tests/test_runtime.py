@@ -80,6 +80,7 @@ def test_plan_groups_runs_into_waves_and_prices_them_from_recorded_rates():
   assert set(estimate["rates"].values()) == {"recorded"} and not estimate["unpriced_shapes"]
 
 
+@pytest.mark.slow  # 20 s on 2 cores: .ci/run runs it
 def test_plan_times_a_shape_no_run_recorded(tmp_path, monkeypatch):
   """With an empty cache --plan compiles and times a few steps of each shape instead."""
   from jaxdiv.configs.demo import get_config

@@ -18,6 +18,7 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 INVARIANT = {"A": 2.0, "B": 1.0, "C": 0.05, "alpha": 0.4, "beta": 0.4}
 
 
+@pytest.mark.slow  # 35 s on 2 cores: .ci/run runs it
 def test_an_invariant_surface_is_called_invariant():
   result = analyse(surface_rows(INVARIANT, (2000, 8000, 32000)), replicates=20)
   assert result.slope["verdict"] == measured.INVARIANT, result.slope
@@ -34,6 +35,7 @@ def test_a_drifting_surface_is_called_drifts():
   assert result.invariance["verdict"] == measured.DRIFTS, result.invariance
 
 
+@pytest.mark.slow  # 29 s on 2 cores: .ci/run runs it
 def test_a_noisy_one_budget_table_is_untested_and_a_noisy_two_budget_one_is_not_invariant():
   one = analyse(surface_rows(INVARIANT, (2000,), seeds=1, noise=0.05), replicates=10)
   assert one.slope["verdict"] == "untested (one N)" and one.invariance["verdict"] == "untested (one N)"

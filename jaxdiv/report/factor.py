@@ -80,6 +80,35 @@ def slope_lines(summary: list[dict], name: str, levels: list, median_designs: fl
   return lines, slopes
 
 
+def longer_training_lines(rows, name: str, levels: list, summary: list[dict], median_designs) -> tuple[list, dict]:
+  """The slope again with each level whose gate retrained 3+ K taking its n* from the 2x-steps curve (one
+  seed; its interval borrows the 1x grid's K-to-K noise), so a reader sees whether under-training moved the
+  verdict."""
+  swept, gated = level_curves(rows, name, levels), level_curves(rows, name, levels, stage="gate")
+  lines, out = [], {}
+  for total in sorted({s["N"] for s in summary}):
+    longer = {}
+    for i, level in enumerate(levels):
+      curve = gated[level].get(total)
+      if curve is not None and len(curve.K) >= 3:
+        longer[level] = measured.best_k(curve, REPLICATES, seed=i, noise=measured.difference_noise(swept[level][total]))
+    if not longer:
+      continue
+    at = [s for s in summary if s["N"] == total]
+    placed = [(level_x(name, s["level"], median_designs), longer.get(s["level"], s["best"])) for s in at]
+    placed = [(x, b) for x, b in placed if x is not None]
+    result = measured.factor_slope([b for _, b in placed], [x for x, _ in placed], name)
+    out[total] = {**result, "longer": {str(level): {"n_star": total / b["K_star"],
+                                                     "n_ci95": [total / b["K_ci95"][1], total / b["K_ci95"][0]]}
+                                       for level, b in longer.items()}}
+    where = "; ".join(f"{name} = {level_label(name, level)}: n* = {total / b['K_star']:.1f} "
+                      f"{ci([total / b['K_ci95'][1], total / b['K_ci95'][0]], '.1f')}" for level, b in longer.items())
+    lines.append(f"- **Training-length check at N = {total}** (n* from the 2x-steps curve where the gate trained 3+ K, "
+                 f"one seed, the 1x grid's noise; {where}): slope {fmt(result['slope'], '+.2f')} (95% CI "
+                 f"{ci(result['slope_ci95'], '+.2f')}): {result['verdict']}")
+  return lines, out
+
+
 def write_factor_report(workdir: str, probe: str = "ridge") -> str:
   """`report/report.md` and `report/summary.json` of a factor study; the imbalance factor's own report."""
   from jaxdiv.train.config import load_workdir_config
@@ -100,6 +129,7 @@ def write_factor_report(workdir: str, probe: str = "ridge") -> str:
   checked = gate_checks(rows, name, levels)
   failed = [f"{name} = {level_label(name, level)}, N = {total}" for level, total, g in checked if not g["passes"]]
   slope_text, slopes = slope_lines(summary, name, levels, median_designs)
+  longer_text, longer = longer_training_lines(rows, name, levels, summary, median_designs)
   lines = [f"# jaxdiv factor study: what {name} does to the optimal n", ""] + header_lines(meta)
   lines += [f"- **design**: N = {meta.get('budgets')}, K = {meta.get('k_values')}, {name} = "
             f"{[level_label(name, v) for v in levels]} (base level {level_label(name, meta.get('base_level'))}), "
@@ -107,7 +137,7 @@ def write_factor_report(workdir: str, probe: str = "ridge") -> str:
   if failed:
     lines += [f"- **Under-trained** at {'; '.join(failed)}: 2x steps moved the average error beyond tolerance. "
               "No verdict below is a finding there."]
-  lines += slope_text + [""]
+  lines += slope_text + longer_text + [""]
   floor = floors(rows, probe)
   lines += ["## n* per level (average task)", "",
             "Floors (random init, per width): " + ", ".join(
@@ -149,5 +179,6 @@ def write_factor_report(workdir: str, probe: str = "ridge") -> str:
   io.write_json_atomic(os.path.join(out_dir, "summary.json"), {
       "factor": name, "levels": levels, "gate_failed_at": failed,
       "per_level": [{k: v for k, v in s.items() if k != "best"} | {"K_star": s["best"]["K_star"]} for s in summary],
-      "slopes": {str(total): {k: v for k, v in result.items()} for total, result in slopes.items()}})
+      "slopes": {str(total): dict(result) for total, result in slopes.items()},
+      "slopes_2x": {str(total): result for total, result in longer.items()}})
   return path
