@@ -69,3 +69,12 @@ def test_the_default_prediction_follows_the_rule():
                                             "band_both_allow": [110.0, 130.0]}
   assert recommend(free, {**bound, "K_ci95": [20.0, 60.0]}, None)["band_both_allow"] == "disjoint"
   assert recommend({"status": "boundary"}, bound, None)["why"] == "the only usable prediction here"
+
+
+def test_a_family_whose_assumption_the_study_rejects_is_not_chosen():
+  from jaxdiv.bound.analysis import choose_family
+  scores = {"shared": -49.0, "separate": -47.7, "sqrt": -51.1}  # v3's AICc: sqrt lowest
+  assert choose_family(scores, {"exponent_ci95": [0.68, 0.90]})[0] == "separate"
+  assert choose_family(scores, {"exponent_ci95": [0.40, 0.90]}) == ("sqrt", "lowest AICc")
+  assert choose_family(scores, {"verdict": "untested (one N)"}) == ("sqrt", "lowest AICc")
+  assert choose_family({"sqrt": -5.0, "shared": -4.0}, {"exponent_ci95": [0.7, 0.9]})[0] == "sqrt"  # no other fitted
