@@ -9,8 +9,8 @@ import os
 
 from jaxdiv import factor, io
 from jaxdiv.report.figures import factor_figure
-from jaxdiv.report.text import ci, floors, fmt, header_lines
-from jaxdiv.results import AVERAGE, read_rows, with_average
+from jaxdiv.report.text import ci, floors, fmt, header_lines, study_inputs
+from jaxdiv.results import AVERAGE, with_average
 from jaxdiv.stats import measured
 
 REPLICATES = 1000
@@ -117,12 +117,7 @@ def write_factor_report(workdir: str, probe: str = "ridge") -> str:
   if name == "data.imbalance":
     from jaxdiv.report.imbalance import write_imbalance_report
     return write_imbalance_report(workdir, probe)
-  meta = io.read_json_if_exists(os.path.join(workdir, "study.json")) or {}
-  rows = [r for r in read_rows(workdir) if r.probe == probe]
-  if not rows:
-    raise FileNotFoundError(f"{workdir} has no results.jsonl rows: run `jaxdiv sweep` into it first")
-  out_dir = os.path.join(workdir, "report")
-  io.makedirs(out_dir)
+  meta, rows, out_dir = study_inputs(workdir, probe)
   median_designs = meta.get("median_designs_per_class")
   curves = level_curves(rows, name, levels)
   summary = level_summary(curves, levels)

@@ -8,8 +8,8 @@ import os
 from jaxdiv import io
 from jaxdiv.report.figures import heldout_figure, imbalance_figure
 from jaxdiv.report.heldout import heldout_lines
-from jaxdiv.report.text import by_task, ci, floors, fmt, header_lines, points_ci
-from jaxdiv.results import AVERAGE, read_rows, with_average
+from jaxdiv.report.text import by_task, ci, floors, fmt, header_lines, points_ci, study_inputs
+from jaxdiv.results import AVERAGE, with_average
 from jaxdiv.stats import imbalance, measured
 
 
@@ -44,12 +44,7 @@ def gate_lines(checked: list[tuple[float, int, dict]]) -> list[str]:
 def write_imbalance_report(workdir: str, probe: str = "ridge") -> str:
   """`report/report.md` of an imbalance study: gate, per-cell errors, effects, best K per s, the K_eff
   fits, the pre-training/downstream correlation, and figures."""
-  meta = io.read_json_if_exists(os.path.join(workdir, "study.json")) or {}
-  rows = [r for r in read_rows(workdir) if r.probe == probe]
-  if not rows:
-    raise FileNotFoundError(f"{workdir} has no results.jsonl rows: run `jaxdiv sweep` into it first")
-  out_dir = os.path.join(workdir, "report")
-  io.makedirs(out_dir)
+  meta, rows, out_dir = study_inputs(workdir, probe)
   tasks = by_task(rows)
   levels = sorted({r.imbalance for r in rows if r.stage == "sweep"})
   budgets = sorted({r.N for r in rows if r.stage == "sweep"})

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import os
 from collections import defaultdict
 
 import numpy as np
 
-from jaxdiv.results import AVERAGE, ResultRow, with_average
+from jaxdiv import io
+from jaxdiv.results import AVERAGE, ResultRow, read_rows, with_average
 
 
 def fmt(value, spec=".3f"):
@@ -123,3 +125,14 @@ def prediction_line(prediction: dict, total: int) -> str:
   elif band:
     parts.append(f"K in [{band[0]:.0f}, {band[1]:.0f}] lies in both intervals")
   return "; ".join(parts)
+
+
+def study_inputs(workdir: str, probe: str) -> tuple[dict, list[ResultRow], str]:
+  """(study.json, the probe's rows, the report folder, made) of a study workdir: what every report reads."""
+  meta = io.read_json_if_exists(os.path.join(workdir, "study.json")) or {}
+  rows = [r for r in read_rows(workdir) if r.probe == probe]
+  if not rows:
+    raise FileNotFoundError(f"{workdir} has no results.jsonl rows: run `jaxdiv sweep` into it first")
+  out_dir = os.path.join(workdir, "report")
+  io.makedirs(out_dir)
+  return meta, rows, out_dir
