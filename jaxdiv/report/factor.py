@@ -98,11 +98,12 @@ def longer_training_lines(rows, name: str, levels: list, summary: list[dict], me
     placed = [(level_x(name, s["level"], median_designs), longer.get(s["level"], s["best"])) for s in at]
     placed = [(x, b) for x, b in placed if x is not None]
     result = measured.factor_slope([b for _, b in placed], [x for x, _ in placed], name)
-    out[total] = {**result, "longer": {str(level): {"n_star": total / b["K_star"],
-                                                     "n_ci95": [total / b["K_ci95"][1], total / b["K_ci95"][0]]}
+    n_ci = {level: [total / b["K_ci95"][1], total / b["K_ci95"][0]] if b["K_ci95"] else None
+            for level, b in longer.items()}  # no interval with one seed
+    out[total] = {**result, "longer": {str(level): {"n_star": total / b["K_star"], "n_ci95": n_ci[level]}
                                        for level, b in longer.items()}}
-    where = "; ".join(f"{name} = {level_label(name, level)}: n* = {total / b['K_star']:.1f} "
-                      f"{ci([total / b['K_ci95'][1], total / b['K_ci95'][0]], '.1f')}" for level, b in longer.items())
+    where = "; ".join(f"{name} = {level_label(name, level)}: n* = {total / b['K_star']:.1f} {ci(n_ci[level], '.1f')}"
+                      for level, b in longer.items())
     lines.append(f"- **Training-length check at N = {total}** (n* from the 2x-steps curve where the gate trained 3+ K, "
                  f"one seed, the 1x grid's noise; {where}): slope {fmt(result['slope'], '+.2f')} (95% CI "
                  f"{ci(result['slope_ci95'], '+.2f')}): {result['verdict']}")
