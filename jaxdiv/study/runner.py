@@ -1,7 +1,8 @@
-"""A study as one call: floors, sweep, refinement, convergence gate, fit, verdicts, validation at N2,
-report.
+"""A study as one call. `run_study`: floors, sweep, refinement, convergence gate, fit, verdicts, validation
+at N2, report. `run_factor_study`: the same grid crossed with one factor's levels, its gate and report.
+`run` and `plan` pick the kind from the config.
 
-Every stage resumes from what the workdir holds. `plan_study` lists every run without training.
+Every stage resumes from what the workdir holds. `plan` lists every run without training.
 """
 
 from __future__ import annotations
