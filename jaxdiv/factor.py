@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import copy
 
-from jaxdiv.results import CONDITION_FIELDS
+from jaxdiv.results import CONDITION_FIELDS, field
 
 # The factors a study can cross, and the row field that records each.
 FACTORS = {"data.imbalance": "imbalance", "data.designs_per_class": "designs_per_class", "data.spread": "spread",
@@ -51,11 +51,16 @@ def at_level(config, name: str, level):
   return out
 
 
+def value_of(config, name: str):
+  """The config's value of the factor `name` ("section.key")."""
+  section, key = name.split(".")
+  return config[section][key]
+
+
 def base_level(config, name: str, levels: list):
   """The level the study's other conclusions rest on: the config's own value of the field where the levels
   hold it (the default pool or width), else the first level."""
-  section, key = name.split(".")
-  own = config[section][key]
+  own = value_of(config, name)
   return own if own in levels else levels[0]
 
 
@@ -72,11 +77,9 @@ def level_tag(config) -> str:
   name = config.sweep.get("factor") or ""
   if name not in SHORT:
     return ""
-  section, key = name.split(".")
-  return f"_{SHORT[name]}{config[section][key]:g}"
+  return f"_{SHORT[name]}{value_of(config, name):g}"
 
 
 def row_level(row, name: str):
   """The level of factor `name` a row was trained at."""
-  from jaxdiv.results import field
   return field(row, FACTORS[name])

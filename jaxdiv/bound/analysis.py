@@ -205,6 +205,12 @@ def analyse(rows, *, max_classes: int | None = None, replicates: int = 200, seed
 ALPHA_EQUALS_BETA = ("shared", "sqrt")
 
 
+def rejects_invariance(invariance: dict) -> bool:
+  """Whether the study's own exponent test (β/(α + β), separate family) excludes 0.5, the N-invariant K/n."""
+  interval = invariance.get("exponent_ci95")
+  return bool(interval) and not interval[0] <= 0.5 <= interval[1]
+
+
 def choose_family(scores: dict, invariance: dict) -> tuple[str, str]:
   """(family, why): the lowest AICc (fewer parameters on a tie), except that a family assuming α = β is not
   chosen where the study's own exponent test (β/(α + β), separate family) excludes 0.5: it would predict
@@ -212,14 +218,13 @@ def choose_family(scores: dict, invariance: dict) -> tuple[str, str]:
   −47.7 for separate), whose prediction at N = 4096 was 0.37× the measured optimum, outside its interval,
   while separate's was 0.74×, inside (`jaxdiv validate`)."""
   by_aicc = min(scores, key=lambda f: (scores[f], NUM_PARAMS[f]))
-  interval = invariance.get("exponent_ci95")
-  if not interval or interval[0] <= 0.5 <= interval[1] or by_aicc not in ALPHA_EQUALS_BETA:
+  if not rejects_invariance(invariance) or by_aicc not in ALPHA_EQUALS_BETA:
     return by_aicc, "lowest AICc"
   allowed = {f: s for f, s in scores.items() if f not in ALPHA_EQUALS_BETA and np.isfinite(s)}
   if not allowed:
     return by_aicc, "lowest AICc (no family without α = β was fitted)"
   chosen = min(allowed, key=lambda f: (allowed[f], NUM_PARAMS[f]))
-  low, high = interval
+  low, high = invariance["exponent_ci95"]
   return chosen, (f"lowest AICc among families without α = β: AICc chose {by_aicc}, which assumes K/n N-invariant, "
                   f"and this study's exponent test rejects that (β/(α + β) 95% CI [{low:.2f}, {high:.2f}])")
 

@@ -10,7 +10,7 @@ from collections import defaultdict
 import numpy as np
 
 from jaxdiv import distributed, io
-from jaxdiv.bound.analysis import ALPHA_EQUALS_BETA, Analysis, analyse, load_fits, predict_split
+from jaxdiv.bound.analysis import ALPHA_EQUALS_BETA, Analysis, analyse, load_fits, predict_split, rejects_invariance
 from jaxdiv.bound.model import feasible_split
 from jaxdiv.results import GRID_STAGES, ResultRow, read_rows, results_path, with_average, with_test_sd
 from jaxdiv.stats import measured
@@ -100,9 +100,9 @@ def model_free_prediction(rows: list[ResultRow], total: int, max_classes: int | 
 def rejected_by_own_test(analysis: Analysis) -> str | None:
   """Why the bound model's chosen family may not predict: it assumes α = β while the study's own test of the
   exponent β/(α + β) excludes 0.5; None when it may."""
-  interval = analysis.invariance.get("exponent_ci95")
-  if analysis.family not in ALPHA_EQUALS_BETA or not interval or interval[0] <= 0.5 <= interval[1]:
+  if analysis.family not in ALPHA_EQUALS_BETA or not rejects_invariance(analysis.invariance):
     return None
+  interval = analysis.invariance["exponent_ci95"]
   return (f"its family ({analysis.family}) assumes α = β, i.e. K/n N-invariant, which this study's own test rejects "
           f"(β/(α + β) = {analysis.invariance['exponent']:.2f}, 95% CI [{interval[0]:.2f}, {interval[1]:.2f}])")
 

@@ -103,7 +103,7 @@ def run_sweep(config, workdir: str, specs: list[multi.RunSpec] | None = None, st
       if name and name != "data.imbalance" and distributed.is_writer():  # `probe_study` rebuilds the level from it
         io.makedirs(chunk_dir)
         io.write_json_atomic(os.path.join(chunk_dir, "level.json"),
-                             {"factor": name, "level": _level_value(config, name)})
+                             {"factor": name, "level": factor.value_of(config, name)})
       trained = train_stack(config, source, chunk, chunk_dir, strategy, steps_scale,
                             head_classes=head_classes(config.sweep, total, source.num_classes), phases=phases)
       with phases.measure("probe"):
@@ -113,11 +113,6 @@ def run_sweep(config, workdir: str, specs: list[multi.RunSpec] | None = None, st
         append_rows(workdir, [dataclasses.replace(r, **condition) for r in rows])
       runs_bar.update(len(chunk))
   return read_rows(workdir)
-
-
-def _level_value(config, name: str):
-  section, key = name.split(".")
-  return config[section][key]
 
 
 def study_root(workdir: str) -> str | None:
