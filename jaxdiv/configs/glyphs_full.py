@@ -23,6 +23,7 @@ def get_config(arg=None):
   config.sweep.budgets = [2000, 8000, 32000]
   config.sweep.points = 7
   config.sweep.k_min, config.sweep.k_max, config.sweep.n_min = 2, 1000, 2
+  config.sweep.standard_classes = 1000
   config.sweep.seeds = [0, 1, 2]
   config.sweep.cluster_seeds = []  # every seed
   config.sweep.cluster, config.sweep.cluster_budgets = True, [8000]
