@@ -32,6 +32,10 @@ def build_parser() -> argparse.ArgumentParser:
   show.add_argument("--per-class", type=int, default=12)
   info = data_commands.add_parser("info", help="classes, samples and designs per class, resolution")
   info.add_argument("name")
+  variety = data_commands.add_parser("variety", help="a pool's coverage curve: how much each class's next "
+                                                     "sample adds, d(n) for n = 1 ... 64")
+  variety.add_argument("name")
+  variety.add_argument("--classes", type=int, default=32)
   pack = data_commands.add_parser("pack", help="package a folder of images (one subfolder per class) as a TFDS "
                                               "dataset that every command reads by name")
   pack.add_argument("folder")
@@ -40,7 +44,7 @@ def build_parser() -> argparse.ArgumentParser:
   pack.add_argument("--test-fraction", type=float, default=0.2)
   prepare = data_commands.add_parser("prepare", help="build the glyph design index and the downstream tasks")
   prepare.add_argument("--tasks", nargs="*", default=None)
-  demo_parser = commands.add_parser("demo", help="run the demo study on the embedded data (9-18 min on 2 cores)")
+  demo_parser = commands.add_parser("demo", help="run the demo study on the embedded data (about 8 min on 2 cores; --plan prices it)")
   demo_parser.add_argument("--workdir", default="runs/demo")
   demo_parser.add_argument("--quick", action="store_true", help="a one-minute version for tests")
   sweep = commands.add_parser("sweep", help="the study of a config: grid, probes, fit, validation, report",
@@ -101,11 +105,13 @@ def build_parser() -> argparse.ArgumentParser:
   for sub in (show, info):
     sub.add_argument("--split", default="train")
   show.add_argument("--seed", type=int, default=0)
-  for sub in (show, info):
+  variety.add_argument("--resolution", type=int, default=20)
+  for sub in (show, info, variety):
     sub.add_argument("--designs-per-class", type=int, default=None,
                      help="glyph pool: the first D designs of each class (0 = all)")
     sub.add_argument("--spread", type=float, default=None,
-                     help="glyph pool: a multiplier on every warp range (1 = default, 0 = the plain design)")
+                     help="glyph pool: a multiplier on every warp range (1 = default, 0 = the plain design); "
+                          "fractal pool: a multiplier on the per-sample noise of its maps")
   return parser
 
 
@@ -233,6 +239,9 @@ def _data(args, _):
   elif args.data_command == "info":
     dials = {"designs_per_class": args.designs_per_class, "spread": args.spread}
     print(json.dumps(preview.describe(args.name, args.split, args.resolution, **dials), indent=2))
+  elif args.data_command == "variety":
+    dials = {"designs_per_class": args.designs_per_class, "spread": args.spread}
+    print(json.dumps(preview.variety(args.name, args.resolution, args.classes, **dials)))
   elif args.data_command == "pack":
     from jaxdiv.data.encoded import pack_folder
     builder = pack_folder(args.folder, args.name, args.data_dir, args.test_fraction)

@@ -27,7 +27,7 @@ def image_grid(images: np.ndarray, rows: int, invert: bool):
 
 def show(name: str, out: str, classes: int = 8, per_class: int = 12, seed: int = 0, split: str = "train",
          resolution: int = 32, scale: int = 3, **dials) -> str:
-  """Write a PNG grid to `out`: one row per drawn class, `per_class` samples each. `dials` (the glyph pool's
+  """Write a PNG grid to `out`: one row per drawn class, `per_class` samples each. `dials` (the pools'
   designs_per_class and spread) show what a factor study's levels train on."""
   from PIL import Image
   source = get_source(name, split=split, resolution=resolution, **_pool_dials(name, dials))
@@ -41,10 +41,12 @@ def show(name: str, out: str, classes: int = 8, per_class: int = 12, seed: int =
 
 
 def _pool_dials(name: str, dials: dict) -> dict:
-  """The dials that differ from their defaults; an error for a source that has none."""
+  """The dials that differ from their defaults; an error for a source that lacks one."""
   set_dials = {k: v for k, v in dials.items() if v is not None and v != {"designs_per_class": 0, "spread": 1.0}[k]}
-  if set_dials and not name.startswith("glyphs"):
-    raise ValueError(f"--designs-per-class and --spread are dials of the glyph pool; {name!r} has neither")
+  if name.startswith("fractals") and "designs_per_class" in set_dials:
+    raise ValueError("--designs-per-class is a dial of the glyph pool; the fractal pool has --spread only")
+  if set_dials and not name.startswith(("glyphs", "fractals")):
+    raise ValueError(f"--designs-per-class and --spread are dials of the glyph and fractal pools; {name!r} has neither")
   return set_dials
 
 
@@ -57,6 +59,14 @@ def describe(name: str, split: str = "train", resolution: int = 32, **dials) -> 
                                 "max": int(counts.max())},
           "image_shape": list(source.image_shape)}
   return {**info, **(source.describe() if hasattr(source, "describe") else {})}
+
+
+def variety(name: str, resolution: int = 20, classes: int = 32, **dials) -> dict:
+  """The pool's coverage curve (`variety.coverage_curve`) at its dials, named with them."""
+  from jaxdiv.data.variety import coverage_curve
+  set_dials = _pool_dials(name, dials)
+  source = get_source(name, resolution=resolution, **set_dials)
+  return {"name": name, "resolution": resolution, **set_dials, **coverage_curve(source, classes)}
 
 
 def prepare(tasks=downstream.DEFAULT_TASKS, resolution: int = 32, report=print) -> list[dict]:

@@ -160,10 +160,12 @@ def validate(config) -> None:
     raise ValueError(f"data.designs_per_class must be >= 0 (0 = every design of a class), got {data.designs_per_class}")
   if data.spread < 0:
     raise ValueError(f"data.spread must be >= 0 (0 = the plain design, 1 = the default warps), got {data.spread}")
-  dialled = data.designs_per_class != 0 or data.spread != 1
-  if dialled and not data.source.startswith("glyphs"):
-    raise ValueError(f"data.designs_per_class and data.spread are dials of the glyph pool; source "
-                     f"{data.source!r} has neither: leave them at 0 and 1")
+  if data.designs_per_class != 0 and not data.source.startswith("glyphs"):
+    raise ValueError(f"data.designs_per_class is a dial of the glyph pool; source {data.source!r} has none: "
+                     "leave it at 0")
+  if data.spread != 1 and not data.source.startswith(("glyphs", "fractals")):
+    raise ValueError(f"data.spread is a dial of the glyph and fractal pools; source {data.source!r} has none: "
+                     "leave it at 1")
   if config.model.stem not in ("small", "imagenet"):
     raise ValueError(f"model.stem must be 'small' or 'imagenet', got {config.model.stem!r}")
   if config.model.dtype not in ("float32", "bfloat16"):
