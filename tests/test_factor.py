@@ -91,6 +91,10 @@ def test_factor_levels_configs_and_tags():
   designs = get_config("designs")
   assert factor.factor_of(designs) == ("data.designs_per_class", [1, 4, 0])
   assert factor.factor_of(get_config("width"))[1] == [4, 8, 16]
+  larger = get_config("spread,N=4096,levels=1/2,n_min=4")  # the follow-up of a level that moved n*
+  assert factor.factor_of(larger) == ("data.spread", [1.0, 2.0])
+  assert larger.sweep.budgets == [4096] and larger.sweep.k_values == [1024, 512, 256, 128, 64]
+  assert larger.sweep.n_min == 2  # the head every run shares stays the CPU study v3's (4096 / 2 classes)
   assert factor.base_level(designs, *factor.factor_of(designs)) == 0
   config.sweep.factor = "train.learning_rate"
   with pytest.raises(ValueError, match="a factor must be one of"):

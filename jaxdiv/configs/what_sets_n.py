@@ -17,7 +17,11 @@ question is where n* sits at each level.
 - `:width`: model.width in {4, 8, 16} (32-, 64- and 128-d features; width 16 trains ~3x slower per image than
   8). Three levels 4x apart: with two (8, 16) the slope's 95% interval is ~1.3 wide in simulation
   (bench/factor_verdicts.py), too wide to say anything; with three, ~0.65, as for the spread.
-- `N=4096` (with any of the above): the same n-grid at N = 4096 (K = 2048 ... 64), for a level that moved n*.
+- `N=4096` (with any of the above): the same n-grid at N = 4096 (K = 2048 ... 64), for a level that moved n*;
+  `levels=1/2` picks levels, `n_min=4` drops n = 2 (K = 2048: a sixth of the grid, far from n* at either level):
+    jaxdiv sweep --config configs/what_sets_n.py:spread,N=4096,levels=1/2,n_min=4 --workdir runs/spread_4096
+  Spread 1 at N = 4096 with n >= 4 is the CPU study v3's grid (K = 1024 ... 64, its refinement included;
+  sweep.n_min stays 2, so every run has v3's 2,048-class head and the same initialisation).
 """
 
 from jaxdiv.configs import glyphs_cpu
@@ -29,7 +33,7 @@ N_GRID = [2, 4, 8, 16, 32, 64]
 
 
 def get_config(arg=None):
-  arg = parse_arg(arg, designs=False, spread=False, width=False, spread0=False, N=1024, levels="")
+  arg = parse_arg(arg, designs=False, spread=False, width=False, spread0=False, N=1024, levels="", n_min=2)
   chosen = [name for name in FACTORS if arg[name]]
   if len(chosen) != 1:
     raise ValueError(f"name one factor: configs/what_sets_n.py:designs, :spread or :width (got {chosen or 'none'})")
@@ -41,7 +45,7 @@ def get_config(arg=None):
     levels = [type(levels[0])(v) for v in arg.levels.split("/")]
   config.sweep.factor, config.sweep.levels = name, levels
   config.sweep.budgets = [arg.N]
-  config.sweep.k_values = [arg.N // n for n in N_GRID]
+  config.sweep.k_values = [arg.N // n for n in N_GRID if n >= arg.n_min]
   config.sweep.k_min, config.sweep.k_max, config.sweep.n_min, config.sweep.n_max = 1, 4096, 2, 64
   config.sweep.refine, config.sweep.refine_n_min = False, 0
   config.sweep.cluster, config.sweep.cluster_budgets = False, []
