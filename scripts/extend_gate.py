@@ -15,7 +15,7 @@ from jaxdiv.study import GATE_STEPS_SCALE
 from jaxdiv.sweep.runner import run_sweep
 from jaxdiv.timing import Phases
 from jaxdiv.train.config import load_workdir_config
-from jaxdiv.train.multi import RunSpec
+from jaxdiv.data.sampler import RunSpec
 
 
 def main() -> None:

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 from conftest import restore_run, tiny_train_config
 
+from jaxdiv.data.sampler import RunSpec
 from jaxdiv.train import multi, pretrain
 
 RUNS = [{"num_classes": 4, "per_class": 8, "seed": 0}, {"num_classes": 8, "per_class": 4, "seed": 1},
@@ -93,7 +94,7 @@ def test_memory_estimate_from_abstract_shapes_plans_the_chunks(monkeypatch):
   from jaxdiv.train.pretrain import _one_run_bytes, plan_chunks
   config = tiny_train_config()
   source = build_source(config)
-  specs = [multi.RunSpec(4, 8, 0), multi.RunSpec(8, 4, 1), multi.RunSpec(4, 8, 2)]
+  specs = [RunSpec(4, 8, 0), RunSpec(8, 4, 1), RunSpec(4, 8, 2)]
   run_bytes = _one_run_bytes(config, source, specs)
   assert 0 < run_bytes < _one_run_bytes(tiny_train_config(**{"train.batch_size": 32}), source, specs)
   monkeypatch.setattr(multi, "_memory_budget_bytes", lambda: 2 * run_bytes)
@@ -130,7 +131,7 @@ def test_an_imbalanced_run_stacks_with_balanced_runs_of_its_n(small_pool):
   """A stack holds runs of one N whatever their class sizes: the imbalanced run's labels follow the power law
   (class k has n_k images, in the seed's class order), s = 0 draws today's subset, and the run records K_eff."""
   from jaxdiv.data import sampler
-  specs = [multi.RunSpec(8, 6, 0), multi.RunSpec(8, 6, 0, imbalance=1.0), multi.RunSpec(4, 12, 1, imbalance=1.5)]
+  specs = [RunSpec(8, 6, 0), RunSpec(8, 6, 0, imbalance=1.0), RunSpec(4, 12, 1, imbalance=1.5)]
   stack = multi.draw_stack(small_pool, specs)
   assert stack.positions.shape == (3, 48)
   np.testing.assert_array_equal(np.bincount(stack.labels[1]), sampler.power_law_sizes(8, 48, 1.0))
@@ -142,4 +143,4 @@ def test_an_imbalanced_run_stacks_with_balanced_runs_of_its_n(small_pool):
   assert multi.draw_run_subset(small_pool, specs[0]).effective_classes == pytest.approx(8)
   assert specs[1].name == "K8_n6_s0_z1" and specs[0].name == "K8_n6_s0"
   with pytest.raises(ValueError, match="no class imbalance"):
-    multi.draw_run_subset(small_pool, multi.RunSpec(8, 6, 0, "cluster", imbalance=1.0))
+    multi.draw_run_subset(small_pool, RunSpec(8, 6, 0, "cluster", imbalance=1.0))

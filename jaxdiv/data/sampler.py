@@ -8,9 +8,30 @@ differ only by the data added, which lowers the variance of differences along th
 
 from __future__ import annotations
 
+import dataclasses
 import heapq
 
 import numpy as np
+
+
+
+@dataclasses.dataclass(frozen=True)
+class RunSpec:
+  """One run's pre-training set, the sampler's request and the sweep's unit: K classes × n samples with a
+  seed; mode "cluster" draws N = K·n samples and labels them by
+  k-means cluster id (the paper's contrast case) instead of by class. `imbalance` s > 0 keeps N = K·n but
+  gives class k of the K a share ∝ (k + 1)^-s (`power_law_sizes`); n is then the mean class size."""
+  num_classes: int
+  per_class: int
+  seed: int
+  mode: str = "class"
+  imbalance: float = 0.0
+
+  @property
+  def name(self) -> str:
+    prefix = "" if self.mode == "class" else f"{self.mode}_"
+    suffix = f"_z{self.imbalance:g}" if self.imbalance else ""
+    return f"{prefix}K{self.num_classes}_n{self.per_class}_s{self.seed}{suffix}"
 
 
 def _class_members(labels: np.ndarray) -> tuple[np.ndarray, list[np.ndarray]]:

@@ -28,7 +28,7 @@ from jaxdiv.sweep.estimate import estimate_study, fit_report_key
 from jaxdiv.sweep.runner import per_class_capacity, run_baselines, run_sweep
 from jaxdiv.timing import Phases
 from jaxdiv.train.config import validate
-from jaxdiv.train.multi import RunSpec
+from jaxdiv.data.sampler import RunSpec
 from jaxdiv.train.pretrain import check_workdir_config
 from jaxdiv.train.state import total_steps
 

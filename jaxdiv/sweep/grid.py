@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from jaxdiv.train.multi import RunSpec
+from jaxdiv.data.sampler import RunSpec
 
 
 def divisors(total: int) -> np.ndarray:

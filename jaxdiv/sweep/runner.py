@@ -15,6 +15,7 @@ import numpy as np
 
 from jaxdiv import distributed, factor, io
 from jaxdiv.data import build_source
+from jaxdiv.data.sampler import RunSpec
 from jaxdiv.data.sources import split_location
 from jaxdiv.models import build_model
 from jaxdiv.probe.heldout import pretrain_heldout
@@ -29,7 +30,7 @@ from jaxdiv.train.state import make_optimizer, stacked_states
 log = logging.getLogger("jaxdiv")
 
 
-def _run_key(spec: multi.RunSpec, stage: str) -> tuple:
+def _run_key(spec: RunSpec, stage: str) -> tuple:
   return (spec.mode, spec.num_classes, spec.per_class, spec.seed, stage, float(spec.imbalance))
 
 
@@ -56,7 +57,7 @@ def baseline_rows(config, source, tasks: dict) -> list[ResultRow]:
                             mode="chance", stage="baseline", steps=0))
   model = build_model(config.model, 2)
   state = stacked_states(model, make_optimizer(config.train, 1), [config.seed], source.image_shape)
-  untrained = multi.TrainedStack("", (multi.RunSpec(0, 0, config.seed, "random_init"),),
+  untrained = multi.TrainedStack("", (RunSpec(0, 0, config.seed, "random_init"),),
                                  {"steps": 0, "runs": [{"train_accuracy": None, "train_loss": None}]}, model, state)
   rows += probe_stack(config.probe, untrained, tasks, "vmap", "baseline")
   return [dataclasses.replace(r, width=int(config.model.width)) for r in rows]
@@ -70,7 +71,7 @@ def head_classes(sweep, total: int, max_classes: int) -> int:
   return min(max_classes, total // max(n_floor, 1))
 
 
-def run_sweep(config, workdir: str, specs: list[multi.RunSpec] | None = None, stage: str = "sweep",
+def run_sweep(config, workdir: str, specs: list[RunSpec] | None = None, stage: str = "sweep",
               tasks: dict | None = None, steps_scale: float = 1.0, phases: Phases | None = None,
               source=None) -> list[ResultRow]:
   """Train and probe `specs` (default: the config's grid) into `workdir`; returns all rows of the table.

@@ -18,27 +18,10 @@ import numpy as np
 
 from jaxdiv.data.clusters import clustered_subset
 from jaxdiv.data.pipeline import Subset, draw_subset
+from jaxdiv.data.sampler import RunSpec
 from jaxdiv.train.step import memory_step, step_kwargs, train_step
 
 STRATEGIES = ("vmap", "map", "unroll")
-
-
-@dataclasses.dataclass(frozen=True)
-class RunSpec:
-  """One run: K classes × n samples with a seed; mode "cluster" draws N = K·n samples and labels them by
-  k-means cluster id (the paper's contrast case) instead of by class. `imbalance` s > 0 keeps N = K·n but
-  gives class k of the K a share ∝ (k + 1)^-s (`sampler.power_law_sizes`); n is then the mean class size."""
-  num_classes: int
-  per_class: int
-  seed: int
-  mode: str = "class"
-  imbalance: float = 0.0
-
-  @property
-  def name(self) -> str:
-    prefix = "" if self.mode == "class" else f"{self.mode}_"
-    suffix = f"_z{self.imbalance:g}" if self.imbalance else ""
-    return f"{prefix}K{self.num_classes}_n{self.per_class}_s{self.seed}{suffix}"
 
 
 @dataclasses.dataclass(frozen=True)

@@ -25,7 +25,8 @@ from jaxdiv.timing import Phases
 from jaxdiv.train import checkpoint, multi
 from jaxdiv.train.config import incompatible_fields, to_dict, validate
 from jaxdiv.train.loop import run_loop
-from jaxdiv.train.multi import RunSpec, TrainedStack
+from jaxdiv.data.sampler import RunSpec
+from jaxdiv.train.multi import TrainedStack
 from jaxdiv.train.state import create_state, current_step, make_optimizer, stacked_states, total_steps
 
 log = logging.getLogger("jaxdiv")
