@@ -216,6 +216,13 @@ def _feature_key(features, preferred: str, kinds: tuple, name: str) -> str:
   return found[0]
 
 
+POOLS = ("glyphs", "fractals")  # the rendered pools (and their "_heldout" tenths): grey, no data_dir
+
+
+def is_pool(name: str) -> bool:
+  return name.startswith(POOLS)
+
+
 def split_location(name: str, data_dir: str | None = None) -> tuple[str, str | None]:
   """`"NAME@DIR"` -> ("NAME", "DIR"): a dataset named together with the data_dir it is prepared in."""
   name, sep, where = name.partition("@")

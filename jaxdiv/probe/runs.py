@@ -13,7 +13,7 @@ import numpy as np
 
 from jaxdiv import distributed, io
 from jaxdiv.data import build_source, downstream, get_source
-from jaxdiv.data.sources import split_location, to_channels
+from jaxdiv.data.sources import is_pool, split_location, to_channels
 from jaxdiv.probe.features import extract_features
 from jaxdiv.probe.logistic import logistic_probe
 from jaxdiv.probe.ridge import ridge_probe_runs
@@ -58,7 +58,7 @@ def load_tasks(config, channels: int | None = None) -> dict:
 def _task_source(config, task: str, split: str, channels: int):
   """A downstream task's split: an embedded task, `NAME@DATA_DIR`, else `data.data_dir`, else TFDS's folder."""
   name, data_dir = split_location(task)
-  if data_dir is None and name not in downstream.TASKS and not name.startswith("glyphs"):
+  if data_dir is None and name not in downstream.TASKS and not is_pool(name):
     data_dir = config.data.data_dir or None
   return get_source(name, split=split, resolution=config.data.resolution, data_dir=data_dir, channels=channels)
 

@@ -12,6 +12,7 @@ import jax
 import numpy as np
 
 from jaxdiv import timing
+from jaxdiv.data.sources import is_pool
 from jaxdiv.models import build_model
 from jaxdiv.train import multi
 from jaxdiv.train.pretrain import memory_program
@@ -30,8 +31,8 @@ def fit_report_key(config) -> str:
 
 
 def image_shape(config) -> tuple:
-  """The model's input without reading data: grey glyphs, else three channels."""
-  channels = 1 if config.data.source.startswith("glyphs") else 3
+  """The model's input without reading data: the grey rendered pools, else three channels."""
+  channels = 1 if is_pool(config.data.source) else 3
   return (config.data.resolution, config.data.resolution, channels)
 
 

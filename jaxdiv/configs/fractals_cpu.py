@@ -1,0 +1,47 @@
+"""The fractal pool: its pilot, the v4 study and its spread factor, on a 2-core machine.
+
+  jaxdiv sweep --config configs/fractals_cpu.py:pilot --workdir runs/fractals_pilot
+  jaxdiv sweep --config configs/fractals_cpu.py --plan --power   # the v4 study's runs, time and verdict odds
+  jaxdiv sweep --config configs/fractals_cpu.py --workdir runs/fractals_cpu_v4
+  jaxdiv sweep --config configs/fractals_cpu.py:spread --workdir runs/fractals_spread
+
+Everything as the glyph CPU study v3 (`configs/glyphs_cpu.py:v3`: 20 px, width-8 ResNet-18, batch 64, at
+least 100 epochs and 800 steps per run, ridge probes on the six embedded tasks) except the pre-training
+source, `data.source = "fractals"` (classes are iterated function systems; `docs/guide/datasets.md`).
+
+- default (v4): n in {4, 8, 16, 32} at N = 256, 1024 and 4096, three paired seeds, refinement, the gate at
+  N = 256 and 4096, the bound model fitted on 256 + 1024 and validated at 4096 against the grid's best and
+  the standard K; the k-means contrast at N = 1024.
+- `:pilot`: N = 1024 only, n in {4, 16, 64} (K = 256, 64, 16), two seeds, no gate, no fit: does
+  pre-training on fractals beat the random-init floor on the average task, and where is the optimum?
+- `:spread`: data.spread (a multiplier on the per-sample noise of the maps) at 0.5 / 1 / 2 at N = 1024,
+  n in {2, ..., 64}, as `configs/what_sets_n.py:spread` runs it on the glyph pool.
+"""
+
+from jaxdiv.configs import glyphs_cpu
+from jaxdiv.configs.common import parse_arg
+
+N_GRID = [2, 4, 8, 16, 32, 64]
+
+
+def get_config(arg=None):
+  arg = parse_arg(arg, pilot=False, spread=False)
+  config = glyphs_cpu.get_config("v3")
+  config.data.source = "fractals"
+  if arg.pilot:
+    config.sweep.budgets = [1024]
+    config.sweep.k_values = [256, 64, 16]
+    config.sweep.seeds = [0, 1]
+    config.sweep.refine, config.sweep.gate, config.sweep.cluster = False, False, False
+    config.sweep.gate_budgets, config.sweep.cluster_budgets = [], []
+    config.sweep.fit_budgets, config.sweep.validation_budget = [], 0
+  elif arg.spread:
+    config.sweep.factor, config.sweep.levels = "data.spread", [0.5, 1.0, 2.0]
+    config.sweep.budgets = [1024]
+    config.sweep.k_values = [1024 // n for n in N_GRID]
+    config.sweep.k_min, config.sweep.k_max, config.sweep.n_min, config.sweep.n_max = 1, 4096, 2, 64
+    config.sweep.refine, config.sweep.refine_n_min = False, 0
+    config.sweep.cluster, config.sweep.cluster_budgets = False, []
+    config.sweep.gate, config.sweep.gate_budgets = True, []
+    config.sweep.fit_budgets, config.sweep.validation_budget = [], 0
+  return config
