@@ -55,6 +55,10 @@ class ResultRow:
   designs_per_class: int = 0
   spread: float = 1.0
   width: int | None = None
+  # Contrast runs (mode "cluster"): the space k-means grouped the sample in (`cluster.features`) and how far
+  # its labels agree with the sample's true classes (normalised mutual information, 0 = none, 1 = exact).
+  cluster_features: str | None = None
+  cluster_nmi: float | None = None
 
   @property
   def accuracy(self) -> float:

@@ -61,14 +61,31 @@ def kmeans(x, k: int, seed: int = 0, restarts: int = 4, iters: int = 100):
   return np.asarray(best[0]), np.asarray(best[1]), float(best[2])
 
 
-def clustered_subset(source, total: int, num_clusters: int, seed: int) -> Subset:
+def normalized_mutual_information(a, b) -> float:
+  """NMI of two labellings, I(a; b) / mean(H(a), H(b)) (scikit-learn's default, arithmetic): 1 when one
+  determines the other, about 0 when independent. How far cluster labels agree with the true classes."""
+  _, a = np.unique(np.asarray(a), return_inverse=True)
+  _, b = np.unique(np.asarray(b), return_inverse=True)
+  joint = np.zeros((a.max() + 1, b.max() + 1))
+  np.add.at(joint, (a, b), 1.0)
+  joint /= joint.sum()
+  pa, pb = joint.sum(1), joint.sum(0)
+  entropy = lambda p: float(-(p[p > 0] * np.log(p[p > 0])).sum())
+  nonzero = joint > 0
+  mutual = float((joint[nonzero] * np.log(joint[nonzero] / np.outer(pa, pb)[nonzero])).sum())
+  mean_entropy = (entropy(pa) + entropy(pb)) / 2
+  return 1.0 if mean_entropy == 0 else max(0.0, mutual / mean_entropy)
+
+
+def clustered_subset(source, total: int, num_clusters: int, seed: int, featurize=None) -> Subset:
   """The contrast case: N samples drawn once (independent of K), labelled by the k-means cluster id of
-  their raw pixels. Returns a `Subset` whose labels are cluster ids 0..K-1."""
+  their features: `featurize(uint8 images) -> (N, D)`, raw pixels in [0, 1] by default
+  (`jaxdiv.train.embed` has the other spaces). Returns a `Subset` whose labels are cluster ids 0..K-1."""
   if total > len(source):
     raise ValueError(f"asked for N={total} samples but the source holds {len(source)}")
   indices = np.sort(np.random.default_rng([seed, 7]).choice(len(source), total, replace=False))
   images, _ = source.read_batch(indices)
-  features = images.reshape(len(images), -1).astype(np.float32) / 255.0
+  features = featurize(images) if featurize else images.reshape(len(images), -1).astype(np.float32) / 255.0
   _, labels, _ = kmeans(features, num_clusters, seed)
   _, labels = np.unique(labels, return_inverse=True)  # contiguous ids even if a cluster emptied
   return Subset(indices, labels.astype(np.int32), int(labels.max()) + 1, total // num_clusters)

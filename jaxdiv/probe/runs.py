@@ -127,7 +127,8 @@ def probe_stack(probe_config, trained: TrainedStack, tasks: dict, strategy: str,
             imbalance=float(spec.imbalance), K_eff=run.get("effective_classes") or (
                 float(spec.num_classes) if spec.mode == "class" and not spec.imbalance else None),
             pretrain_heldout_error=held["error"] if held else None,
-            pretrain_heldout_loss=held["loss"] if held else None))
+            pretrain_heldout_loss=held["loss"] if held else None,
+            cluster_features=run.get("cluster_features"), cluster_nmi=run.get("cluster_nmi")))
   return rows
 
 

@@ -57,6 +57,9 @@ def base_config() -> ml_collections.ConfigDict:
                              "jaxdiv_hangul", "jaxdiv_fashion_mnist", "jaxdiv_digits"],
                       kinds=["ridge"], max_train=2000, max_test=1000, seed=0, batch_size=500, test_split="test",
                       pretrain_heldout_per_class=16)
+  # The space the k-means contrast clusters in (`jaxdiv.train.embed`): "pixels", "random_init", or the workdir
+  # of a finished `jaxdiv pretrain` run whose network groups the sample (trained on classes disjoint from it).
+  config.cluster = dict(features="pixels")
   config.checkpoint_every = 200
   config.keep_checkpoints = 2
   config.log_every = 20
@@ -166,6 +169,10 @@ def validate(config) -> None:
   if data.spread != 1 and not data.source.startswith(("glyphs", "fractals")):
     raise ValueError(f"data.spread is a dial of the glyph and fractal pools; source {data.source!r} has none: "
                      "leave it at 1")
+  features = config.get("cluster", {}).get("features", "pixels")
+  if features not in ("pixels", "random_init") and not os.path.isfile(os.path.join(features, "summary.json")):
+    raise ValueError(f"cluster.features={features!r}: use 'pixels', 'random_init', or the workdir of a finished "
+                     "`jaxdiv pretrain` run (a folder with summary.json)")
   if config.model.stem not in ("small", "imagenet"):
     raise ValueError(f"model.stem must be 'small' or 'imagenet', got {config.model.stem!r}")
   if config.model.dtype not in ("float32", "bfloat16"):

@@ -22,7 +22,8 @@ from jaxdiv.data import build_source, sampler
 from jaxdiv.data.pipeline import materialise, streaming_dataset, to_global_array
 from jaxdiv.models import build_model
 from jaxdiv.timing import Phases
-from jaxdiv.train import checkpoint, multi
+from jaxdiv.data.clusters import normalized_mutual_information
+from jaxdiv.train import checkpoint, embed, multi
 from jaxdiv.train.config import incompatible_fields, to_dict, validate
 from jaxdiv.train.loop import run_loop
 from jaxdiv.data.sampler import RunSpec
@@ -192,6 +193,14 @@ def _stack_inputs(config, source, stack: multi.Stack, specs, mesh, model, optimi
   return (lambda state, _: compiled(state, *inputs)), None
 
 
+def cluster_agreement(source, stack, run: int, config) -> dict:
+  """How far a contrast run's cluster labels agree with its samples' true classes (NMI), and the space
+  they were clustered in."""
+  true = np.asarray(source.labels)[stack.pool_indices[stack.positions[run]]]
+  return {"cluster_nmi": round(normalized_mutual_information(stack.labels[run], true), 4),
+          "cluster_features": config.get("cluster", {}).get("features", "pixels")}
+
+
 def train_stack(config, source, specs: list[RunSpec], workdir: str, strategy: str, steps_scale: float = 1.0,
                 stream: bool = False, head_classes: int = 0, phases: Phases | None = None) -> TrainedStack:
   """Train (or resume, or just restore when finished) one stack in `workdir`. `steps_scale` multiplies
@@ -202,7 +211,9 @@ def train_stack(config, source, specs: list[RunSpec], workdir: str, strategy: st
   phases = phases if phases is not None else Phases()
   io.makedirs(workdir)
   with phases.measure("data"):
-    stack = multi.draw_stack(source, specs, config.data.subset_seed)
+    clustered = any(s.mode == "cluster" for s in specs)
+    featurize = embed.cluster_featurizer(config, source.image_shape) if clustered else None
+    stack = multi.draw_stack(source, specs, config.data.subset_seed, featurize)
   num_examples = stack.positions.shape[1]
   steps = total_steps(config.train, num_examples, steps_scale)
   mesh = multi.make_mesh(len(specs), config.mesh.runs, config.mesh.data)
@@ -253,7 +264,8 @@ def train_stack(config, source, specs: list[RunSpec], workdir: str, strategy: st
              "compile_seconds": round(compile_seconds, 2), "images_per_second": round(images_per_second, 1),
              "shape_key": key,
              "runs": [dict(s.__dict__, train_loss=loss, train_accuracy=acc, workdir=workdir, index=i,
-                           effective_classes=sampler.effective_classes(np.bincount(labels)))
+                           effective_classes=sampler.effective_classes(np.bincount(labels)),
+                           **(cluster_agreement(source, stack, i, config) if s.mode == "cluster" else {}))
                       for i, (s, loss, acc, labels) in enumerate(zip(specs, losses, accuracies, stack.labels))]}
   _write_summary(workdir, summary)
   return TrainedStack(workdir, tuple(specs), summary, model, state)

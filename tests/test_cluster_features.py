@@ -1,0 +1,64 @@
+"""The contrast case in a feature space: NMI against scikit-learn, the three spaces, and a contrast run that
+records how far its cluster labels agree with the true classes."""
+
+import numpy as np
+import pytest
+from conftest import tiny_train_config
+from sklearn.metrics import normalized_mutual_info_score
+
+from jaxdiv.data.clusters import clustered_subset, normalized_mutual_information
+
+
+def test_nmi_matches_scikit_learn():
+  rng = np.random.default_rng(0)
+  for _ in range(5):
+    a, b = rng.integers(0, 6, 200), rng.integers(0, 4, 200)
+    b[:120] = a[:120] % 4  # partly dependent
+    assert normalized_mutual_information(a, b) == pytest.approx(normalized_mutual_info_score(a, b), abs=1e-10)
+  assert normalized_mutual_information([0, 0, 1, 1], [5, 5, 7, 7]) == pytest.approx(1.0)
+
+
+def test_a_space_that_knows_the_classes_gives_labels_that_match_them(small_pool):
+  def oracle(images):  # a feature space in which every class is one tight point, as a perfect network's
+    return np.eye(small_pool.num_classes, dtype=np.float32)[small_pool.labels[chosen]] * 10
+
+  total, seed = 60, 3
+  chosen = np.sort(np.random.default_rng([seed, 7]).choice(len(small_pool), total, replace=False))
+  true = small_pool.labels[chosen]
+  k = len(np.unique(true))
+  by_oracle = clustered_subset(small_pool, total, k, seed, featurize=oracle)
+  by_pixels = clustered_subset(small_pool, total, k, seed)
+  np.testing.assert_array_equal(by_oracle.indices, chosen)
+  assert normalized_mutual_information(by_oracle.labels, true) > 0.95
+  assert normalized_mutual_information(by_pixels.labels, true) < normalized_mutual_information(by_oracle.labels, true)
+
+
+def test_spaces_and_the_error_for_a_missing_workdir(tmp_path, small_pool):
+  from jaxdiv.train import embed
+  from jaxdiv.train.config import validate
+  config = tiny_train_config()
+  images, _ = small_pool.read_batch(np.arange(10))
+  pixels = embed.cluster_featurizer(config, small_pool.image_shape)(images)
+  np.testing.assert_array_equal(pixels, images.reshape(10, -1).astype(np.float32) / 255)
+  config.cluster.features = "random_init"
+  features = embed.cluster_featurizer(config, small_pool.image_shape)(images)
+  again = embed.cluster_featurizer(config, small_pool.image_shape)(images)
+  assert features.shape == (10, 8 * config.model.width)
+  np.testing.assert_array_equal(features, again)  # the control is one fixed network (the config's seed)
+  config.cluster.features = str(tmp_path / "nowhere")
+  with pytest.raises(ValueError, match="the workdir of a finished `jaxdiv pretrain` run"):
+    validate(config)
+
+
+@pytest.mark.slow
+def test_contrast_run_in_a_pretrained_space_records_its_agreement(tmp_path, small_pool):
+  from jaxdiv.data.sampler import RunSpec
+  from jaxdiv.train.pretrain import pretrain, train_stack
+  features_run = tmp_path / "features_net"
+  pretrain(tiny_train_config(), str(features_run))
+  config = tiny_train_config(**{"cluster.features": str(features_run)})
+  trained = train_stack(config, small_pool, [RunSpec(4, 8, 0, "cluster")], str(tmp_path / "contrast"),
+                                 "unroll")
+  run = trained.summary["runs"][0]
+  assert run["cluster_features"] == str(features_run)
+  assert 0.0 <= run["cluster_nmi"] <= 1.0
