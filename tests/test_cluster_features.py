@@ -62,3 +62,15 @@ def test_contrast_run_in_a_pretrained_space_records_its_agreement(tmp_path, smal
   run = trained.summary["runs"][0]
   assert run["cluster_features"] == str(features_run)
   assert 0.0 <= run["cluster_nmi"] <= 1.0
+
+
+def test_report_tables_the_agreement_of_contrast_runs():
+  from jaxdiv.report.report import contrast_agreement
+  from jaxdiv.results import ResultRow
+  row = lambda mode, k, seed, error, nmi=None: ResultRow(
+      task="average", N=64, K=k, n=64 // k, seed=seed, error=error, probe="ridge", mode=mode, stage="sweep",
+      cluster_features="random_init" if nmi is not None else None, cluster_nmi=nmi)
+  rows = [row("cluster", 8, 0, 0.5, 0.2), row("cluster", 8, 1, 0.6, 0.4), row("class", 8, 0, 0.3)]
+  lines = contrast_agreement(rows, rows)
+  assert "| 64 | 8 | random_init | 0.300 | 0.550 | 0.300 |" in lines
+  assert contrast_agreement([row("class", 8, 0, 0.3)], []) == []  # studies before it: no table

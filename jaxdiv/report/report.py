@@ -349,7 +349,30 @@ def contrast_section(rows, fits: dict, floor: dict, out_dir: str) -> list[str]:
                          f"{', '.join(f'{x:+.2f}' for x in c['spearman_per_seed'])})"
                          for c in (fits[task].contrast if task in fits else []))
     lines += [f"### {task}: {verdicts}", "", f"![contrast]({os.path.basename(path)})", ""]
-  return lines
+  return lines + contrast_agreement(rows, by_task.get(AVERAGE, []))
+
+
+def contrast_agreement(rows, average_rows) -> list[str]:
+  """Per (N, K): the space k-means grouped the sample in, how far its labels agree with the true classes
+  (NMI, mean over seeds), and the average task's error with cluster labels beside class labels. Only for
+  contrast runs that recorded their agreement."""
+  agreement = defaultdict(dict)
+  for r in rows:
+    if r.mode == "cluster" and r.stage == "sweep" and r.cluster_nmi is not None:
+      agreement[(r.N, r.K)][r.seed] = (r.cluster_features, r.cluster_nmi)
+  if not agreement:
+    return []
+  errors = defaultdict(list)
+  for r in average_rows:
+    errors[(r.mode, r.N, r.K)].append(r.error)
+  mean = lambda xs: f"{np.mean(xs):.3f}" if xs else "–"
+  lines = ["### How far the cluster labels agree with the true classes", "",
+           "| N | K | space | NMI (mean over seeds) | error, cluster labels | error, class labels |", "|---" * 6 + "|"]
+  for (total, k), by_seed in sorted(agreement.items()):
+    spaces = sorted({space for space, _ in by_seed.values()})
+    lines.append(f"| {total} | {k} | {', '.join(spaces)} | {np.mean([v for _, v in by_seed.values()]):.3f} | "
+                 f"{mean(errors[('cluster', total, k)])} | {mean(errors[('class', total, k)])} |")
+  return lines + [""]
 
 
 def heldout_section(rows, out_dir: str) -> list[str]:
