@@ -9,9 +9,10 @@ Everything as the glyph CPU study v3 (`configs/glyphs_cpu.py:v3`: 20 px, width-8
 least 100 epochs and 800 steps per run, ridge probes on the six embedded tasks) except the pre-training
 source, `data.source = "fractals"` (classes are iterated function systems; `docs/guide/datasets.md`).
 
-- default (v4): n in {4, 8, 16, 32} at N = 256, 1024 and 4096, three paired seeds, refinement, the gate at
-  N = 256 and 4096, the bound model fitted on 256 + 1024 and validated at 4096 against the grid's best and
-  the standard K; the k-means contrast at N = 1024.
+- default (v4): n in {2, 4, 8, 16, 32} at N = 256, 1024 and 4096 (K up to 2,048), three paired seeds,
+  refinement, the gate at N = 256 and 4096, the bound model fitted on 256 + 1024 and validated at 4096
+  against the grid's best and the standard K; the k-means contrast at N = 1024. The grid reaches n = 2
+  because the pilot's optimum at N = 1024 sat at its n = 4 edge (docs/studies/fractals_pilot).
 - `:pilot`: N = 1024 only, n in {4, 16, 64} (K = 256, 64, 16), two seeds, no gate, no fit: does
   pre-training on fractals beat the random-init floor on the average task, and where is the optimum?
 - `:spread`: data.spread (a multiplier on the per-sample noise of the maps) at 0.5 / 1 / 2 at N = 1024,
@@ -44,4 +45,6 @@ def get_config(arg=None):
     config.sweep.cluster, config.sweep.cluster_budgets = False, []
     config.sweep.gate, config.sweep.gate_budgets = True, []
     config.sweep.fit_budgets, config.sweep.validation_budget = [], 0
+  else:
+    config.sweep.n_min, config.sweep.points, config.sweep.k_max = 2, 5, 2048
   return config
