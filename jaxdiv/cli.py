@@ -111,7 +111,7 @@ def build_parser() -> argparse.ArgumentParser:
                      help="glyph pool: the first D designs of each class (0 = all)")
     sub.add_argument("--spread", type=float, default=None,
                      help="glyph pool: a multiplier on every warp range (1 = default, 0 = the plain design); "
-                          "fractal pool: a multiplier on the per-sample noise of its maps")
+                          "fractal and stroke pools: a multiplier on every per-sample perturbation")
   return parser
 
 

@@ -71,7 +71,7 @@ def test_bad_dials_name_the_fix():
       validate(config)
   config = get_config("quick")
   config.data.source, config.data.spread = "jaxdiv_digits", 2.0
-  with pytest.raises(ValueError, match="data.spread is a dial of the glyph and fractal pools"):
+  with pytest.raises(ValueError, match="data.spread is a dial of the rendered pools"):
     validate(config)
   config.data.source, config.data.spread, config.data.designs_per_class = "fractals", 2.0, 4
   with pytest.raises(ValueError, match="designs_per_class is a dial of the glyph pool"):

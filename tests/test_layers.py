@@ -20,3 +20,12 @@ def test_no_two_modules_import_each_other():
   assert import_graph.circles(import_graph.module_edges()) == []
   loop = {"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}  # the check finds a loop of three, not its caller
   assert import_graph.circles(loop) == [["a", "b", "c"]]
+
+
+def test_every_subpackage_ships_in_the_wheel():
+  import pathlib
+  import tomllib
+  root = pathlib.Path(__file__).resolve().parent.parent
+  listed = set(tomllib.loads((root / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"])
+  found = {".".join(p.parent.relative_to(root).parts) for p in (root / "jaxdiv").rglob("__init__.py")}
+  assert found <= listed, f"add {sorted(found - listed)} to [tool.setuptools] packages"

@@ -33,7 +33,7 @@ def show(name: str, out: str, classes: int = 8, per_class: int = 12, seed: int =
   source = get_source(name, split=split, resolution=resolution, **_pool_dials(name, dials))
   classes = min(classes, source.num_classes)
   images, _ = source.read_batch(sampler.subset_indices(source.labels, classes, per_class, seed))
-  grid = image_grid(images, rows=classes, invert=name.startswith("glyphs"))
+  grid = image_grid(images, rows=classes, invert=name.startswith(("glyphs", "strokes")))
   grid = grid.resize((grid.width * scale, grid.height * scale), Image.NEAREST)
   os.makedirs(os.path.dirname(os.path.abspath(out)), exist_ok=True)
   grid.save(out)
@@ -43,10 +43,10 @@ def show(name: str, out: str, classes: int = 8, per_class: int = 12, seed: int =
 def _pool_dials(name: str, dials: dict) -> dict:
   """The dials that differ from their defaults; an error for a source that lacks one."""
   set_dials = {k: v for k, v in dials.items() if v is not None and v != {"designs_per_class": 0, "spread": 1.0}[k]}
-  if name.startswith("fractals") and "designs_per_class" in set_dials:
-    raise ValueError("--designs-per-class is a dial of the glyph pool; the fractal pool has --spread only")
-  if set_dials and not name.startswith(("glyphs", "fractals")):
-    raise ValueError(f"--designs-per-class and --spread are dials of the glyph and fractal pools; {name!r} has neither")
+  if name.startswith(("fractals", "strokes")) and "designs_per_class" in set_dials:
+    raise ValueError("--designs-per-class is a dial of the glyph pool; the fractal and stroke pools have --spread only")
+  if set_dials and not name.startswith(("glyphs", "fractals", "strokes")):
+    raise ValueError(f"--designs-per-class and --spread are dials of the rendered pools; {name!r} has neither")
   return set_dials
 
 

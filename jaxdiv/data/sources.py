@@ -12,7 +12,7 @@ import tensorflow_datasets as tfds
 from PIL import Image
 
 from jaxdiv import io
-from jaxdiv.data import downstream, fractals, glyphs
+from jaxdiv.data import downstream, fractals, glyphs, strokes
 
 
 @runtime_checkable
@@ -216,7 +216,7 @@ def _feature_key(features, preferred: str, kinds: tuple, name: str) -> str:
   return found[0]
 
 
-POOLS = ("glyphs", "fractals")  # the rendered pools (and their "_heldout" tenths): grey, no data_dir
+POOLS = ("glyphs", "fractals", "strokes")  # the rendered pools (and their "_heldout" tenths): grey, no data_dir
 
 
 def is_pool(name: str) -> bool:
@@ -231,8 +231,8 @@ def split_location(name: str, data_dir: str | None = None) -> tuple[str, str | N
 
 def get_source(name: str, split: str = "train", resolution: int = 32, data_dir: str | None = None,
                channels: int | None = None, **pool_options):
-  """The source called `name`: "glyphs" (the Han pool), "fractals" (the fractal pool), their "_heldout"
-  tenths, an embedded task, or any prepared TFDS dataset (`NAME` or `NAME@DATA_DIR`), with `channels` image
+  """The source called `name`: "glyphs" (the Han pool), "fractals" (the fractal pool), "strokes" (the
+  stroke-perturbed characters), their "_heldout" tenths, an embedded task, or any prepared TFDS dataset (`NAME` or `NAME@DATA_DIR`), with `channels` image
   channels when given (a model's input)."""
   name, data_dir = split_location(name, data_dir)
   if name in ("glyphs", "glyphs_heldout"):
@@ -241,6 +241,9 @@ def get_source(name: str, split: str = "train", resolution: int = 32, data_dir: 
   if name in ("fractals", "fractals_heldout"):
     config = fractals.FractalPoolConfig(resolution=resolution, **pool_options)
     return fractals.FractalPool(config, heldout=name == "fractals_heldout")
+  if name in ("strokes", "strokes_heldout"):
+    config = strokes.StrokePoolConfig(resolution=resolution, **pool_options)
+    return strokes.StrokePool(config, heldout=name == "strokes_heldout")
   if name in downstream.TASKS:
     data_dir = data_dir or downstream.default_data_dir()
     downstream.prepare(name, resolution, data_dir)
@@ -250,7 +253,7 @@ def get_source(name: str, split: str = "train", resolution: int = 32, data_dir: 
 
 def build_source(config, split: str | None = None):
   """The pre-training source a config's `data` slice names: the glyph pool with its code-point range and
-  dials, the fractal pool with its spread, an embedded task, or a prepared TFDS dataset in `data.data_dir`."""
+  dials, the fractal and stroke pools with their spread, an embedded task, or a prepared TFDS dataset in `data.data_dir`."""
   data = config.data
   options = {}
   if data.source.startswith("glyphs"):
@@ -258,10 +261,10 @@ def build_source(config, split: str | None = None):
       first, last = data.glyph_range.split("-")
       options["codepoint_range"] = (int(first, 16), int(last, 16))
     options.update(designs_per_class=int(data.get("designs_per_class", 0)), spread=float(data.get("spread", 1.0)))
-  elif data.source.startswith("fractals"):
+  elif data.source.startswith(("fractals", "strokes")):
     if int(data.get("designs_per_class", 0)):
-      raise ValueError("data.designs_per_class is a dial of the glyph pool; a fractal class is one continuous "
-                       "distribution (set data.spread instead)")
+      raise ValueError("data.designs_per_class is a dial of the glyph pool; a fractal or stroke class is one "
+                       "continuous distribution (set data.spread instead)")
     options["spread"] = float(data.get("spread", 1.0))
   return get_source(data.source, split=split or data.split, resolution=data.resolution,
                     data_dir=data.data_dir or None, **options)

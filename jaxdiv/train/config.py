@@ -166,9 +166,9 @@ def validate(config) -> None:
   if data.designs_per_class != 0 and not data.source.startswith("glyphs"):
     raise ValueError(f"data.designs_per_class is a dial of the glyph pool; source {data.source!r} has none: "
                      "leave it at 0")
-  if data.spread != 1 and not data.source.startswith(("glyphs", "fractals")):
-    raise ValueError(f"data.spread is a dial of the glyph and fractal pools; source {data.source!r} has none: "
-                     "leave it at 1")
+  if data.spread != 1 and not data.source.startswith(("glyphs", "fractals", "strokes")):
+    raise ValueError(f"data.spread is a dial of the rendered pools (glyphs, fractals, strokes); source "
+                     f"{data.source!r} has none: leave it at 1")
   features = config.get("cluster", {}).get("features", "pixels")
   if features not in ("pixels", "random_init") and not os.path.isfile(os.path.join(features, "summary.json")):
     raise ValueError(f"cluster.features={features!r}: use 'pixels', 'random_init', or the workdir of a finished "
