@@ -44,7 +44,8 @@ def build_parser() -> argparse.ArgumentParser:
   pack.add_argument("--test-fraction", type=float, default=0.2)
   prepare = data_commands.add_parser("prepare", help="build the glyph design index and the downstream tasks")
   prepare.add_argument("--tasks", nargs="*", default=None)
-  demo_parser = commands.add_parser("demo", help="run the demo study on the embedded data (about 8 min on 2 cores; --plan prices it)")
+  demo_parser = commands.add_parser("demo", help="run the demo study on the embedded data (about 8 min on 2 "
+                                                 "cores; --plan prices it)")
   demo_parser.add_argument("--workdir", default="runs/demo")
   demo_parser.add_argument("--quick", action="store_true", help="a one-minute version for tests")
   sweep = commands.add_parser("sweep", help="the study of a config: grid, probes, fit, validation, report",

@@ -10,12 +10,12 @@ study's table; `jaxdiv fit` / `report` use them.
 import argparse
 import logging
 
+from jaxdiv.data.sampler import RunSpec
 from jaxdiv.runtime import enable_compilation_cache
 from jaxdiv.study import GATE_STEPS_SCALE
 from jaxdiv.sweep.runner import run_sweep
 from jaxdiv.timing import Phases
 from jaxdiv.train.config import load_workdir_config
-from jaxdiv.data.sampler import RunSpec
 
 
 def main() -> None:

@@ -9,12 +9,12 @@ n >= 4: K = 4 ... 32 at N = 128, so the pool's optimum (n* ~ 15, K* ~ 8-16) lies
 grid, and K = 4 ... 64 at N = 512. Two seeds (the gate's tolerance and every interval need a seed SD).
 Steps per run = max(ceil(60·N/64), 300): at least 60 epochs (150 at N = 128), the same for every K at
 one N. The convergence gate at both budgets (smallest, best and largest K at 2x steps), the chance and
-random-init floors. No k-means contrast (`configs/glyphs_cpu.py` runs it). The paper's protocol for the prediction: the bound
-model is fitted on N = 128 only (one budget: its alpha = beta family, which holds K/n fixed as N grows),
-predicts K* at N = 512, and K* is trained there (unless the grid holds it) to be compared with the grid's
-best K and the standard K (sweep.standard_classes = 64, the largest K of the grid at N = 512, n = 8). Ridge
-probes on all six tasks (1000 train / 500 test images each). On a CPU the runs train in waves of one run
-per core through one compiled program per budget.
+random-init floors. No k-means contrast (`configs/glyphs_cpu.py` runs it). The paper's protocol for the
+prediction: the bound model is fitted on N = 128 only (one budget: its alpha = beta family, which holds K/n
+fixed as N grows), predicts K* at N = 512, and K* is trained there (unless the grid holds it) to be
+compared with the grid's best K and the standard K (sweep.standard_classes = 64, the largest K of the grid
+at N = 512, n = 8). Ridge probes on all six tasks (1000 train / 500 test images each). On a CPU the runs
+train in waves of one run per core through one compiled program per budget.
 Quick (`:quick`, `jaxdiv demo --quick`, for tests): a width-4 net at 16 px on a slice of the pool, two
 tasks, tens of steps, no gate.
 """

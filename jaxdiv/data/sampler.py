@@ -14,7 +14,6 @@ import heapq
 import numpy as np
 
 
-
 @dataclasses.dataclass(frozen=True)
 class RunSpec:
   """One run's pre-training set, the sampler's request and the sweep's unit: K classes × n samples with a

@@ -232,8 +232,8 @@ def split_location(name: str, data_dir: str | None = None) -> tuple[str, str | N
 def get_source(name: str, split: str = "train", resolution: int = 32, data_dir: str | None = None,
                channels: int | None = None, **pool_options):
   """The source called `name`: "glyphs" (the Han pool), "fractals" (the fractal pool), "strokes" (the
-  stroke-perturbed characters), their "_heldout" tenths, an embedded task, or any prepared TFDS dataset (`NAME` or `NAME@DATA_DIR`), with `channels` image
-  channels when given (a model's input)."""
+  stroke-perturbed characters), their "_heldout" tenths, an embedded task, or any prepared TFDS dataset
+  (`NAME` or `NAME@DATA_DIR`), with `channels` image channels when given (a model's input)."""
   name, data_dir = split_location(name, data_dir)
   if name in ("glyphs", "glyphs_heldout"):
     config = glyphs.GlyphPoolConfig(resolution=resolution, **pool_options)
@@ -253,7 +253,8 @@ def get_source(name: str, split: str = "train", resolution: int = 32, data_dir: 
 
 def build_source(config, split: str | None = None):
   """The pre-training source a config's `data` slice names: the glyph pool with its code-point range and
-  dials, the fractal and stroke pools with their spread, an embedded task, or a prepared TFDS dataset in `data.data_dir`."""
+  dials, the fractal and stroke pools with their spread, an embedded task, or a prepared TFDS dataset in
+  `data.data_dir`."""
   data = config.data
   options = {}
   if data.source.startswith("glyphs"):

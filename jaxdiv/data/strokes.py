@@ -70,6 +70,11 @@ def characters(folder: str) -> tuple[int, ...]:
 TOKEN = re.compile(r"[A-Za-z]|[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?")
 
 
+def straight(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+  """The line from a to b as a cubic segment (4, 2)."""
+  return np.stack([a, a + (b - a) / 3, a + 2 * (b - a) / 3, b])
+
+
 def parse_path(d: str) -> np.ndarray:
   """An SVG path (M, C, S, L, H, V, Z, absolute or relative) as cubic segments, (S, 4, 2) absolute."""
   tokens = TOKEN.findall(d)
@@ -86,7 +91,7 @@ def parse_path(d: str) -> np.ndarray:
       command, i = tokens[i], i + 1
       if command in "Zz":
         if not np.allclose(current, start):
-          segments.append(np.stack([current, current + (start - current) / 3, current + 2 * (start - current) / 3, start]))
+          segments.append(straight(current, start))
         current, last_control = start, None
         continue
     relative = command.islower()
@@ -114,7 +119,7 @@ def parse_path(d: str) -> np.ndarray:
       else:
         y = take(1)
         end = np.array([current[0], y + (current[1] if relative else 0.0)])
-      segments.append(np.stack([current, current + (end - current) / 3, current + 2 * (end - current) / 3, end]))
+      segments.append(straight(current, end))
       current, last_control = end, None
     else:
       raise ValueError(f"unsupported SVG path command {command!r} in {d[:40]!r}")
@@ -142,7 +147,8 @@ def random_affine(config: StrokePoolConfig, rng: np.random.Generator) -> np.ndar
   angle = np.deg2rad(rng.normal(0, config.rotate_degrees * s))
   scale = np.exp(rng.normal(0, config.log_scale * s))
   shear = rng.normal(0, config.shear * s)
-  linear = scale * np.array([[np.cos(angle), -np.sin(angle)], [np.sin(angle), np.cos(angle)]]) @ np.array([[1, shear], [0, 1]])
+  rotation = np.array([[np.cos(angle), -np.sin(angle)], [np.sin(angle), np.cos(angle)]])
+  linear = scale * rotation @ np.array([[1.0, shear], [0.0, 1.0]])
   centre = np.full(2, BOX / 2)
   offset = centre - linear @ centre + rng.normal(0, config.shift * s, 2)
   return np.column_stack([linear, offset])

@@ -17,6 +17,7 @@ import numpy as np
 from jaxdiv import distributed, factor, io, timing
 from jaxdiv.bound import power
 from jaxdiv.data import build_source
+from jaxdiv.data.sampler import RunSpec
 from jaxdiv.probe.runs import load_tasks
 from jaxdiv.report import write_report
 from jaxdiv.results import AVERAGE, read_rows, with_average
@@ -28,7 +29,6 @@ from jaxdiv.sweep.estimate import estimate_study, fit_report_key
 from jaxdiv.sweep.runner import per_class_capacity, run_baselines, run_sweep
 from jaxdiv.timing import Phases
 from jaxdiv.train.config import validate
-from jaxdiv.data.sampler import RunSpec
 from jaxdiv.train.pretrain import check_workdir_config
 from jaxdiv.train.state import total_steps
 

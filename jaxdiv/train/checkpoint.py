@@ -89,8 +89,8 @@ def load_run(workdir: str) -> list:
 def load_stack(folder: str, config):
   """One finished stack folder (its summary.json and last checkpoint) as a `TrainedStack`, built with the
   `config` that trained it (a pretrain workdir's, or the study's for a folder under `<study>/runs/`)."""
-  from jaxdiv.models import build_model
   from jaxdiv.data.sampler import RunSpec
+  from jaxdiv.models import build_model
   from jaxdiv.train.multi import TrainedStack
   stack = io.read_json_if_exists(os.path.join(folder, "summary.json"))
   if stack is None:

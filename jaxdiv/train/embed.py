@@ -23,6 +23,7 @@ from jaxdiv.data.sources import to_channels
 from jaxdiv.models import build_model
 from jaxdiv.train.state import create_state, make_optimizer
 
+
 def pixel_features(images: np.ndarray) -> np.ndarray:
   """(B, H, W, C) uint8 -> (B, H·W·C) float32 in [0, 1]."""
   return images.reshape(len(images), -1).astype(np.float32) / 255.0

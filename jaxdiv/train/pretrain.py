@@ -19,14 +19,14 @@ import numpy as np
 
 from jaxdiv import distributed, io, timing
 from jaxdiv.data import build_source, sampler
+from jaxdiv.data.clusters import normalized_mutual_information
 from jaxdiv.data.pipeline import materialise, streaming_dataset, to_global_array
+from jaxdiv.data.sampler import RunSpec
 from jaxdiv.models import build_model
 from jaxdiv.timing import Phases
-from jaxdiv.data.clusters import normalized_mutual_information
 from jaxdiv.train import checkpoint, embed, multi
 from jaxdiv.train.config import incompatible_fields, to_dict, validate
 from jaxdiv.train.loop import run_loop
-from jaxdiv.data.sampler import RunSpec
 from jaxdiv.train.multi import TrainedStack
 from jaxdiv.train.state import create_state, current_step, make_optimizer, stacked_states, total_steps
 
