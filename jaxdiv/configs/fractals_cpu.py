@@ -13,8 +13,9 @@ source, `data.source = "fractals"` (classes are iterated function systems; `docs
   refinement, the gate at N = 256 and 4096, the bound model fitted on 256 + 1024 and validated at 4096
   against the grid's best and the standard K; the k-means contrast at N = 1024. The grid reaches n = 2
   because the pilot's optimum at N = 1024 sat at its n = 4 edge (docs/studies/fractals_pilot).
-- `:pilot`: N = 1024 only, n in {4, 16, 64} (K = 256, 64, 16), two seeds, no gate, no fit: does
-  pre-training on fractals beat the random-init floor on the average task, and where is the optimum?
+- `:pilot`: N = 1024 only, n in {2, 4, 16, 64} (K = 512, 256, 64, 16), two seeds, no gate, no fit: does
+  pre-training on the pool beat the random-init floor on the average task, and where is the optimum? (n = 2
+  was added after the fractal pool's first pilot put its optimum at n = 4; a resumed pilot trains only it.)
 - `:spread`: data.spread (a multiplier on the per-sample noise of the maps) at 0.5 / 1 / 2 at N = 1024,
   n in {2, ..., 64}, as `configs/what_sets_n.py:spread` runs it on the glyph pool.
 """
@@ -31,7 +32,8 @@ def get_config(arg=None):
   config.data.source = "fractals"
   if arg.pilot:
     config.sweep.budgets = [1024]
-    config.sweep.k_values = [256, 64, 16]
+    config.sweep.k_values = [512, 256, 64, 16]
+    config.sweep.n_min = 2
     config.sweep.seeds = [0, 1]
     config.sweep.refine, config.sweep.gate, config.sweep.cluster = False, False, False
     config.sweep.gate_budgets, config.sweep.cluster_budgets = [], []
