@@ -110,6 +110,16 @@ def longer_training_lines(rows, name: str, levels: list, summary: list[dict], me
   return lines, out
 
 
+def floor_text(rows, probe: str) -> str:
+  """The average task's random-init floor, one per network width (a random network has seen no data, so
+  only the width moves it)."""
+  widths = sorted({r.width for r in rows if r.stage == "baseline" and r.width is not None})
+  if len(widths) <= 1:
+    return fmt(floors(rows, probe).get(AVERAGE, {}).get("random init"))
+  return ", ".join(f"width {w}: {fmt(floors([r for r in rows if r.width == w], probe)[AVERAGE].get('random init'))}"
+                   for w in widths)
+
+
 def write_factor_report(workdir: str, probe: str = "ridge") -> str:
   """`report/report.md` and `report/summary.json` of a factor study; the imbalance factor's own report."""
   from jaxdiv.train.config import load_workdir_config
@@ -134,10 +144,7 @@ def write_factor_report(workdir: str, probe: str = "ridge") -> str:
     lines += [f"- **Under-trained** at {'; '.join(failed)}: 2x steps moved the average error beyond tolerance. "
               "No verdict below is a finding there."]
   lines += slope_text + longer_text + [""]
-  floor = floors(rows, probe)
-  lines += ["## n* per level (average task)", "",
-            "Floors (random init, per width): " + ", ".join(
-                f"{fmt(f.get('random init'))}" for task, f in floor.items() if task == AVERAGE) + ".", "",
+  lines += ["## n* per level (average task)", "", f"Floors (random init, per width): {floor_text(rows, probe)}.", "",
             "| level | N | n* | 95% CI | grid-best n | n as good as the best | interior optimum | seeds | gate |",
             "|---" * 9 + "|"]
   gate_at = {(level, total): g for level, total, g in checked}
