@@ -156,11 +156,17 @@ def _study(args, overrides):
   if args.plan:
     from jaxdiv.runtime import enable_compilation_cache
     from jaxdiv.sweep.estimate import estimate_line, estimate_study
-    plan = study.plan(config)
+    plan = study.mark_finished(config, study.plan(config), args.workdir)  # with --workdir: what is left
     total = study.plan_total(plan)
+    todo = [p for p in plan if not p.get("done")]
+    if "to_do" in total:
+      what += f" ({total['to_do']['runs']} of {total['runs']} runs left in {args.workdir})"
+    if not todo:
+      args.no_estimate = True
+      print(f"{what}: nothing left to train; rerun without --plan to write the report", file=sys.stderr)
     if not args.no_estimate:
       enable_compilation_cache()
-      total["estimate"] = (study.estimate_factor if crossed else estimate_study)(config, plan)
+      total["estimate"] = (study.estimate_factor if crossed else estimate_study)(config, todo)
     if args.power and not crossed:
       total["power"] = _power(args, plan)
     print("\n".join(json.dumps(entry) for entry in plan + [{"total": total}]), flush=True)

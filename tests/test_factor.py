@@ -165,3 +165,27 @@ def test_factor_study_runs_gates_resumes_and_probes_each_level(tmp_path):
   one = {(r.K, r.seed): r for r in added if r.stage == "sweep" and r.designs_per_class == 1}
   assert all(r.pretrain_heldout_error is not None for r in one.values())
   assert read_rows(workdir)[:len(rows)] == rows  # appended, nothing rewritten
+
+
+def test_plan_of_a_resumed_factor_study_prices_only_what_is_left(tmp_path):
+  from jaxdiv import study
+  from jaxdiv.configs.what_sets_n import get_config
+  from jaxdiv.results import ResultRow, append_rows
+  config = get_config("spread,N=4096,levels=1/2,n_min=4")
+  plan = study.plan(config)
+  assert study.mark_finished(config, plan, str(tmp_path / "empty")) == plan  # no workdir yet: nothing marked
+
+  def rows_of(stage, spread, k, seed, steps):
+    return [ResultRow(task=task, N=4096, K=k, n=4096 // k, seed=seed, error=0.3, probe=probe, stage=stage,
+                      steps=steps, spread=spread, width=8)
+            for task in config.probe.tasks for probe in config.probe.kinds]
+  finished = [row for k in (1024, 512, 256, 128, 64) for seed in (0, 1, 2)
+              for row in rows_of("sweep", 1.0, k, seed, 6400)]
+  finished += rows_of("gate", 1.0, 256, 0, 12800) + rows_of("sweep", 2.0, 64, 0, 6400)[:-1]  # one task short
+  append_rows(str(tmp_path), finished)
+  marked = study.mark_finished(config, plan, str(tmp_path))
+  done = [p for p in marked if p["done"]]
+  assert len(done) == 16  # spread 1's 15 grid runs and its best-K gate (null K); not the run one task short
+  assert all(p["level"] == 1.0 for p in done)
+  total = study.plan_total(marked)
+  assert total["runs"] == len(plan) and total["to_do"]["runs"] == len(plan) - 16

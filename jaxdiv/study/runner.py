@@ -26,7 +26,7 @@ from jaxdiv.stats import measured
 from jaxdiv.study.files import fit_study, held_out_prediction
 from jaxdiv.sweep import grid
 from jaxdiv.sweep.estimate import estimate_study, fit_report_key
-from jaxdiv.sweep.runner import per_class_capacity, run_baselines, run_sweep
+from jaxdiv.sweep.runner import finished_runs, per_class_capacity, run_baselines, run_sweep
 from jaxdiv.timing import Phases
 from jaxdiv.train.config import validate
 from jaxdiv.train.pretrain import check_workdir_config
@@ -216,7 +216,44 @@ def plan_study(config) -> list[dict]:
 
 
 def plan_total(plan: list[dict]) -> dict:
-  return {"runs": len(plan), "steps": sum(p["steps"] for p in plan), "images": sum(p["images"] for p in plan)}
+  """Runs, steps and images of the plan, and of what is left to train where `mark_finished` marked it."""
+  total = {"runs": len(plan), "steps": sum(p["steps"] for p in plan), "images": sum(p["images"] for p in plan)}
+  if any("done" in p for p in plan):
+    todo = [p for p in plan if not p.get("done")]
+    total["to_do"] = {"runs": len(todo), "steps": sum(p["steps"] for p in todo),
+                      "images": sum(p["images"] for p in todo)}
+  return total
+
+
+def mark_finished(config, plan: list[dict], workdir: str | None) -> list[dict]:
+  """The plan with "done" on every entry: true where `workdir` already holds the run (every task and probe),
+  so a resumed study's `--plan` prices only what is left. A gate run whose K the results decide (null K) is
+  done where the workdir holds a gate run of that level, N and seed; refinement and validation runs with a
+  null K count as to do."""
+  if not workdir or not os.path.isfile(os.path.join(workdir, "results.jsonl")):
+    return plan
+  name, _ = factor.factor_of(config)
+  rows, finished = read_rows(workdir), {}
+
+  def done_at(level) -> set:
+    if level not in finished:
+      level_config = factor.at_level(config, name, level) if name else config
+      finished[level] = finished_runs(workdir, config.probe.tasks, config.probe.kinds, factor.condition(level_config))
+    return finished[level]
+
+  out = []
+  for p in plan:
+    if p["stage"] == "baseline":
+      done = any(r.stage == "baseline" and r.width == int(config.model.width) for r in rows)
+    elif p["K"] is None:
+      done = p["stage"] == "gate" and any(
+          key[4] == "gate" and key[1] * key[2] == p["N"] and key[3] == p["seed"]
+          and key[5] == float(p.get("imbalance", 0.0)) for key in done_at(p.get("level")))
+    else:
+      key = (p["mode"], p["K"], p["n"], p["seed"], p["stage"], float(p.get("imbalance", 0.0)))
+      done = key in done_at(p.get("level"))
+    out.append({**p, "done": done})
+  return out
 
 
 def study_verdict(fits: dict, gated: bool) -> dict:
