@@ -117,6 +117,8 @@ def quick_sweep_config():
   return config
 
 
+@pytest.mark.slow  # ~110 s in a fresh make test (a child process compiles from cold): .ci/run runs it;
+# test_train's killed-run test keeps a resume check in the default suite
 def test_sweep_killed_and_restarted_loses_no_row(tmp_path):
   env = dict(os.environ)
   process = subprocess.Popen([sys.executable, "-c", SWEEP_CHILD.format(tests=os.path.join(REPO, "tests"),
