@@ -20,6 +20,8 @@ import zlib
 
 import numpy as np
 
+from jaxdiv.data.rendered import RenderedPool
+
 # A class's stream is keyed [seed, class id, 0, 2] (four words); a sample's [seed, class id, j] has three,
 # and SeedSequence pads it with a zero, so the two never coincide.
 CLASS_KEY = (0, 2)
@@ -43,7 +45,8 @@ class FractalPoolConfig:
 
 @dataclasses.dataclass(frozen=True)
 class System:
-  """An IFS: maps x -> A[i] x + b[i], chosen with probability p[i]; `centre` and `half` frame its attractor."""
+  """An IFS: maps x -> A[i] x + b[i], each drawn in proportion to |det A[i]|; `centre` and `half` frame its
+  attractor."""
   A: np.ndarray  # (m, 2, 2)
   b: np.ndarray  # (m, 2)
   centre: np.ndarray  # (2,)
@@ -136,8 +139,8 @@ def perturbed(system: System, sigma: float, rng: np.random.Generator) -> tuple[n
   return A, system.b + sigma * rng.standard_normal(system.b.shape)
 
 
-class FractalPool:
-  """A Grain-compatible random-access source over the fractal classes (or their held-out tenth)."""
+class FractalPool(RenderedPool):
+  """The fractal classes (or their held-out tenth), a Grain-compatible random-access source."""
 
   def __init__(self, config: FractalPoolConfig = FractalPoolConfig(), heldout: bool = False):
     if config.spread < 0:
@@ -149,13 +152,6 @@ class FractalPool:
     self.num_classes = len(self.class_ids)
     self.samples_per_class = config.samples_per_class
     self.image_shape = (config.resolution, config.resolution, 1)
-
-  def __len__(self) -> int:
-    return self.num_classes * self.samples_per_class
-
-  @functools.cached_property
-  def labels(self) -> np.ndarray:
-    return np.repeat(np.arange(self.num_classes, dtype=np.int32), self.samples_per_class)
 
   def system(self, class_index: int) -> System:
     c = self.config
@@ -169,24 +165,6 @@ class FractalPool:
     A, b = perturbed(system, c.sigma * c.spread, rng)
     walk = chaos_game(A, b, rng, c.points)
     return rasterise(walk, system.centre, system.half, c.resolution)[..., None]
-
-  def __getitem__(self, index: int) -> dict[str, np.ndarray]:
-    index = int(index)
-    if not 0 <= index < len(self):
-      raise IndexError(f"index {index} outside the pool of {len(self)} samples")
-    label, sample = divmod(index, self.samples_per_class)
-    return {"image": self.render(label, sample), "label": np.int32(label)}
-
-  def __getitems__(self, indices) -> list[dict[str, np.ndarray]]:
-    return [self[i] for i in indices]
-
-  def read_batch(self, indices) -> tuple[np.ndarray, np.ndarray]:
-    """Images (B, H, W, 1) uint8 and labels (B,) int32 for a batch of pool indices."""
-    indices = np.asarray(indices, np.int64)
-    labels, samples = np.divmod(indices, self.samples_per_class)
-    images = np.stack([self.render(int(c), int(s)) for c, s in zip(labels, samples)]) if len(indices) \
-        else np.zeros((0, *self.image_shape), np.uint8)
-    return images, labels.astype(np.int32)
 
   def fingerprint(self) -> str:
     return f"fractals:{self.config}:spread{self.config.spread:g}:{self.num_classes}"

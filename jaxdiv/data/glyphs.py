@@ -20,6 +20,7 @@ import zlib
 import numpy as np
 
 from jaxdiv.data import fonts, render
+from jaxdiv.data.rendered import RenderedPool
 
 
 @dataclasses.dataclass(frozen=True)
@@ -63,8 +64,8 @@ def qualifying_characters(codepoint_range: tuple[int, int], min_designs: int
   return faces, chosen
 
 
-class GlyphPool:
-  """A Grain-compatible random-access source over the rendered Han pool (or its held-out part)."""
+class GlyphPool(RenderedPool):
+  """The rendered Han pool (or its held-out part), a Grain-compatible random-access source."""
 
   def __init__(self, config: GlyphPoolConfig = GlyphPoolConfig(), heldout: bool = False,
                augment: render.Augment = render.Augment()):
@@ -85,14 +86,6 @@ class GlyphPool:
       raise ValueError(f"data.designs_per_class={config.designs_per_class}: every class of this pool has at least "
                        f"{fewest} designs, so D must lie in [1, {fewest}] (or 0 for all of them)")
 
-  def __len__(self) -> int:
-    return self.num_classes * self.samples_per_class
-
-  @functools.cached_property
-  def labels(self) -> np.ndarray:
-    """The virtual label array (class of every index), for the subset sampler."""
-    return np.repeat(np.arange(self.num_classes, dtype=np.int32), self.samples_per_class)
-
   def class_designs(self, class_index: int) -> tuple[int, ...]:
     """The designs class `class_index` draws from: all (D = 0), else the first D of the class's seeded order."""
     designs = self.designs[class_index]
@@ -110,24 +103,6 @@ class GlyphPool:
     face = self.faces[designs[rng.integers(len(designs))]]
     image = render.render_sample(face, chr(code), self.config.resolution, rng, self.augment)
     return image[..., None]
-
-  def __getitem__(self, index: int) -> dict[str, np.ndarray]:
-    index = int(index)
-    if not 0 <= index < len(self):
-      raise IndexError(f"index {index} outside the pool of {len(self)} samples")
-    label, sample = divmod(index, self.samples_per_class)
-    return {"image": self.render(label, sample), "label": np.int32(label)}
-
-  def __getitems__(self, indices) -> list[dict[str, np.ndarray]]:
-    return [self[i] for i in indices]
-
-  def read_batch(self, indices) -> tuple[np.ndarray, np.ndarray]:
-    """Images (B, H, W, 1) uint8 and labels (B,) int32 for a batch of pool indices."""
-    indices = np.asarray(indices, np.int64)
-    labels, samples = np.divmod(indices, self.samples_per_class)
-    images = np.stack([self.render(int(c), int(s)) for c, s in zip(labels, samples)]) if len(indices) \
-        else np.zeros((0, *self.image_shape), np.uint8)
-    return images, labels.astype(np.int32)
 
   def design_count(self, class_index: int) -> int:
     return len(self.designs[class_index])

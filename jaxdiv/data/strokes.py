@@ -25,6 +25,7 @@ import numpy as np
 from PIL import Image, ImageDraw
 
 from jaxdiv.data.glyphs import is_heldout
+from jaxdiv.data.rendered import RenderedPool
 
 BOX = 109.0  # KanjiVG's viewBox
 SUPERSAMPLE = 4
@@ -173,8 +174,8 @@ def render_strokes(strokes, config: StrokePoolConfig, rng: np.random.Generator) 
   return np.asarray(canvas.resize((config.resolution, config.resolution), Image.BOX), np.uint8)
 
 
-class StrokePool:
-  """A Grain-compatible random-access source over the stroke-perturbed characters (or their held-out tenth)."""
+class StrokePool(RenderedPool):
+  """The stroke-perturbed characters (or their held-out tenth), a Grain-compatible random-access source."""
 
   def __init__(self, config: StrokePoolConfig = StrokePoolConfig(), heldout: bool = False):
     if config.spread < 0:
@@ -188,34 +189,10 @@ class StrokePool:
     self.samples_per_class = config.samples_per_class
     self.image_shape = (config.resolution, config.resolution, 1)
 
-  def __len__(self) -> int:
-    return self.num_classes * self.samples_per_class
-
-  @functools.cached_property
-  def labels(self) -> np.ndarray:
-    return np.repeat(np.arange(self.num_classes, dtype=np.int32), self.samples_per_class)
-
   def render(self, class_index: int, sample_index: int) -> np.ndarray:
     code = int(self.codepoints[class_index])
     rng = np.random.default_rng([self.config.seed, code, int(sample_index)])
     return render_strokes(character_strokes(self.folder, code), self.config, rng)[..., None]
-
-  def __getitem__(self, index: int) -> dict[str, np.ndarray]:
-    index = int(index)
-    if not 0 <= index < len(self):
-      raise IndexError(f"index {index} outside the pool of {len(self)} samples")
-    label, sample = divmod(index, self.samples_per_class)
-    return {"image": self.render(label, sample), "label": np.int32(label)}
-
-  def __getitems__(self, indices) -> list[dict[str, np.ndarray]]:
-    return [self[i] for i in indices]
-
-  def read_batch(self, indices) -> tuple[np.ndarray, np.ndarray]:
-    indices = np.asarray(indices, np.int64)
-    labels, samples = np.divmod(indices, self.samples_per_class)
-    images = np.stack([self.render(int(c), int(s)) for c, s in zip(labels, samples)]) if len(indices) \
-        else np.zeros((0, *self.image_shape), np.uint8)
-    return images, labels.astype(np.int32)
 
   def fingerprint(self) -> str:
     return f"strokes:{self.config}:spread{self.config.spread:g}:{self.num_classes}"
