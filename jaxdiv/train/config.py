@@ -148,6 +148,11 @@ def incompatible_fields(saved: dict, current: dict) -> list[str]:
   return sorted(k for k in set(a) | set(b) if not resumable(k) and a.get(k) != b.get(k))
 
 
+def cluster_space(config) -> str:
+  """The space the k-means contrast clusters in (`cluster.features`; "pixels" for configs saved before it)."""
+  return config.get("cluster", {}).get("features", "pixels")
+
+
 def validate(config) -> None:
   """Errors that name the fix, raised before anything is built (`pretrain.check_stack` has the ones that
   need a stack's N and mesh)."""
@@ -169,7 +174,7 @@ def validate(config) -> None:
   if data.spread != 1 and not data.source.startswith(("glyphs", "fractals", "strokes")):
     raise ValueError(f"data.spread is a dial of the rendered pools (glyphs, fractals, strokes); source "
                      f"{data.source!r} has none: leave it at 1")
-  features = config.get("cluster", {}).get("features", "pixels")
+  features = cluster_space(config)
   if features not in ("pixels", "random_init") and not os.path.isfile(os.path.join(features, "summary.json")):
     raise ValueError(f"cluster.features={features!r}: use 'pixels', 'random_init', or the workdir of a finished "
                      "`jaxdiv pretrain` run (a folder with summary.json)")

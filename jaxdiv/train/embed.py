@@ -21,6 +21,7 @@ import numpy as np
 from jaxdiv.data.pipeline import normalise
 from jaxdiv.data.sources import to_channels
 from jaxdiv.models import build_model
+from jaxdiv.train.config import cluster_space
 from jaxdiv.train.state import create_state, make_optimizer
 
 
@@ -47,7 +48,7 @@ def network_features(model, variables: dict, channels: int, batch_size: int = 51
 
 def cluster_featurizer(config, image_shape) -> Callable[[np.ndarray], np.ndarray]:
   """The featurizer `config.cluster.features` names, for images of `image_shape` (H, W, C)."""
-  space = config.get("cluster", {}).get("features", "pixels")  # checked by `config.validate`
+  space = cluster_space(config)  # checked by `config.validate`
   if space == "pixels":
     return pixel_features
   if space == "random_init":

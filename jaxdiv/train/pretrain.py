@@ -25,7 +25,7 @@ from jaxdiv.data.sampler import RunSpec
 from jaxdiv.models import build_model
 from jaxdiv.timing import Phases
 from jaxdiv.train import checkpoint, embed, multi
-from jaxdiv.train.config import incompatible_fields, to_dict, validate
+from jaxdiv.train.config import cluster_space, incompatible_fields, to_dict, validate
 from jaxdiv.train.loop import run_loop
 from jaxdiv.train.multi import TrainedStack
 from jaxdiv.train.state import create_state, current_step, make_optimizer, stacked_states, total_steps
@@ -198,7 +198,7 @@ def cluster_agreement(source, stack, run: int, config) -> dict:
   they were clustered in."""
   true = np.asarray(source.labels)[stack.pool_indices[stack.positions[run]]]
   return {"cluster_nmi": round(normalized_mutual_information(stack.labels[run], true), 4),
-          "cluster_features": config.get("cluster", {}).get("features", "pixels")}
+          "cluster_features": cluster_space(config)}
 
 
 def train_stack(config, source, specs: list[RunSpec], workdir: str, strategy: str, steps_scale: float = 1.0,
