@@ -111,3 +111,29 @@ def test_a_corrupt_results_line_names_the_file_the_line_and_the_fix(tmp_path):
   path.write_text("\n".join([lines[0], lines[1][:20]]) + "\n")  # a truncated second line
   with pytest.raises(CorruptResultsError, match=r"results\.jsonl, line 2, .*Fix or delete that line"):
     read_rows(str(tmp_path))
+
+
+def test_copy_rows_copies_the_named_rows_once_and_keeps_the_rest(tmp_path):
+  """scripts/copy_rows.py: the rows of the stages, modes and budgets named join the target; run twice, the
+  target holds each row once; cluster rows and other budgets stay behind."""
+  import importlib.util
+  import pathlib
+
+  from jaxdiv.results import ResultRow, append_rows, read_rows
+  spec = importlib.util.spec_from_file_location(
+      "copy_rows", pathlib.Path(__file__).parents[1] / "scripts" / "copy_rows.py")
+  copy_rows = importlib.util.module_from_spec(spec)
+  spec.loader.exec_module(copy_rows)
+  row = lambda mode, total, k, stage="sweep", task="a": ResultRow(
+      task=task, N=total, K=k, n=total // k if k else 0, seed=0, error=0.4, mode=mode, stage=stage)
+  source = [row("chance", 0, 0, "baseline"), row("class", 64, 8), row("class", 64, 8, task="b"),
+            row("cluster", 64, 8), row("class", 128, 8)]
+  append_rows(str(tmp_path / "source"), source)
+  target = str(tmp_path / "target")
+  append_rows(target, [row("class", 64, 8)])  # already there: not copied again
+  for _ in range(2):
+    rows = copy_rows.rows_to_copy(read_rows(str(tmp_path / "source")), read_rows(target),
+                                  {"baseline", "sweep"}, {"class", "chance"}, {64})
+    append_rows(target, rows) if rows else None
+  held = read_rows(target)
+  assert sorted((r.mode, r.N, r.task) for r in held) == [("chance", 0, "a"), ("class", 64, "a"), ("class", 64, "b")]

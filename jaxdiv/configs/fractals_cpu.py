@@ -4,6 +4,7 @@
   jaxdiv sweep --config configs/fractals_cpu.py --plan --power   # the v4 study's runs, time and verdict odds
   jaxdiv sweep --config configs/fractals_cpu.py --workdir runs/fractals_cpu_v4
   jaxdiv sweep --config configs/fractals_cpu.py:spread --workdir runs/fractals_spread
+  jaxdiv sweep --config configs/fractals_cpu.py:contrast,features=pixels --workdir runs/fractals_contrast_pixels
 
 Everything as the glyph CPU study v3 (`configs/glyphs_cpu.py:v3`: 20 px, width-8 ResNet-18, batch 64, at
 least 100 epochs and 800 steps per run, ridge probes on the six embedded tasks) except the pre-training
@@ -18,6 +19,11 @@ source, `data.source = "fractals"` (classes are iterated function systems; `docs
   was added after the fractal pool's first pilot put its optimum at n = 4; a resumed pilot trains only it.)
 - `:spread`: data.spread (a multiplier on the per-sample noise of the maps) at 0.5 / 1 / 2 at N = 1024,
   n in {2, ..., 64}, as `configs/what_sets_n.py:spread` runs it on the glyph pool.
+- `:contrast,features=SPACE`: the contrast case at N = 1024, three seeds: K = 16 / 64 / 256 / 512 (the
+  pilot's grid) with class labels and with k-means labels of one fixed sample of 1,024 images, clustered in
+  SPACE (`cluster.features`: pixels, random_init, or the workdir of a `jaxdiv pretrain` run on another
+  pool). One workdir per space; the class-label runs are the same in each (copy them with
+  `scripts/copy_rows.py` rather than train them again). No gate, no fit across budgets.
 """
 
 from jaxdiv.configs import glyphs_cpu
@@ -27,7 +33,7 @@ N_GRID = [2, 4, 8, 16, 32, 64]
 
 
 def get_config(arg=None):
-  arg = parse_arg(arg, pilot=False, spread=False)
+  arg = parse_arg(arg, pilot=False, spread=False, contrast=False, features="pixels")
   config = glyphs_cpu.get_config("v3")
   config.data.source = "fractals"
   if arg.pilot:
@@ -37,6 +43,14 @@ def get_config(arg=None):
     config.sweep.seeds = [0, 1]
     config.sweep.refine, config.sweep.gate, config.sweep.cluster = False, False, False
     config.sweep.gate_budgets, config.sweep.cluster_budgets = [], []
+    config.sweep.fit_budgets, config.sweep.validation_budget = [], 0
+  elif arg.contrast:
+    config.sweep.budgets, config.sweep.k_values = [1024], [512, 256, 64, 16]
+    config.sweep.n_min = 2
+    config.sweep.seeds = config.sweep.cluster_seeds = [0, 1, 2]
+    config.sweep.cluster, config.sweep.cluster_budgets = True, [1024]
+    config.cluster.features = arg.features
+    config.sweep.refine, config.sweep.gate, config.sweep.gate_budgets = False, False, []
     config.sweep.fit_budgets, config.sweep.validation_budget = [], 0
   elif arg.spread:
     config.sweep.factor, config.sweep.levels = "data.spread", [0.5, 1.0, 2.0]
