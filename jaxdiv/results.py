@@ -55,10 +55,15 @@ class ResultRow:
   designs_per_class: int = 0
   spread: float = 1.0
   width: int | None = None
-  # Contrast runs (mode "cluster"): the space k-means grouped the sample in (`cluster.features`) and how far
-  # its labels agree with the sample's true classes (normalised mutual information, 0 = none, 1 = exact).
+  # Contrast runs (mode "cluster"): the space k-means grouped the sample in (`cluster.features`), how far
+  # its labels agree with the sample's true classes (normalised mutual information, 0 = none, 1 = exact)
+  # beside the NMI of the same cluster sizes shuffled (chance), and how well that space groups a labelled
+  # probe of the pool (64 classes x 16 images) by class, with its chance level (`clusters.space_agreement`).
   cluster_features: str | None = None
   cluster_nmi: float | None = None
+  cluster_nmi_chance: float | None = None
+  space_nmi: float | None = None
+  space_nmi_chance: float | None = None
 
   @property
   def accuracy(self) -> float:

@@ -61,7 +61,8 @@ def test_contrast_run_in_a_pretrained_space_records_its_agreement(tmp_path, smal
                                  "unroll")
   run = trained.summary["runs"][0]
   assert run["cluster_features"] == str(features_run)
-  assert 0.0 <= run["cluster_nmi"] <= 1.0
+  for name in ("cluster_nmi", "cluster_nmi_chance", "space_nmi", "space_nmi_chance"):
+    assert 0.0 <= run[name] <= 1.0
 
 
 def test_report_tables_the_agreement_of_contrast_runs():
@@ -69,8 +70,43 @@ def test_report_tables_the_agreement_of_contrast_runs():
   from jaxdiv.results import ResultRow
   row = lambda mode, k, seed, error, nmi=None: ResultRow(
       task="average", N=64, K=k, n=64 // k, seed=seed, error=error, probe="ridge", mode=mode, stage="sweep",
-      cluster_features="random_init" if nmi is not None else None, cluster_nmi=nmi)
+      cluster_features="random_init" if nmi is not None else None, cluster_nmi=nmi,
+      cluster_nmi_chance=None if nmi is None else nmi / 2, space_nmi=None if nmi is None else 0.5)
   rows = [row("cluster", 8, 0, 0.5, 0.2), row("cluster", 8, 1, 0.6, 0.4), row("class", 8, 0, 0.3)]
   lines = contrast_agreement(rows, rows)
-  assert "| 64 | 8 | random_init | 0.300 | 0.550 | 0.300 |" in lines
+  assert "| 64 | 8 | random_init | 0.30 | 0.15 | 0.50 | – | 0.550 | 0.300 |" in lines
   assert contrast_agreement([row("class", 8, 0, 0.3)], []) == []  # studies before it: no table
+
+
+def test_chance_nmi_is_the_expected_nmi_of_shuffled_labels():
+  """Against scikit-learn's exact expected mutual information under shuffling (the correction of its
+  adjusted MI): near-singleton classes give a high NMI by chance alone, grouped classes a low one."""
+  from sklearn.metrics.cluster import contingency_matrix
+  from sklearn.metrics.cluster._expected_mutual_info_fast import expected_mutual_information
+
+  from jaxdiv.data.clusters import chance_nmi
+  rng = np.random.default_rng(0)
+  for classes, k in ((900, 256), (16, 16)):
+    true, labels = rng.integers(0, classes, 1024), rng.integers(0, k, 1024)
+    entropy = lambda x: float(-(p := np.bincount(x) / len(x))[p > 0] @ np.log(p[p > 0]))
+    expected = expected_mutual_information(contingency_matrix(labels, true, sparse=True), len(true)) / (
+        (entropy(labels) + entropy(true)) / 2)
+    assert chance_nmi(labels, true, seed=1, draws=20) == pytest.approx(expected, abs=0.01)
+  assert chance_nmi(labels, true, seed=1) < 0.05 < normalized_mutual_information(true, true)
+
+
+def test_space_agreement_tells_a_space_that_groups_classes_from_one_that_does_not():
+  from jaxdiv.data.clusters import space_agreement
+
+  class Grey:  # 8 classes of 20 images, each class one grey level with a little noise
+    labels = np.repeat(np.arange(8), 20)
+
+    def read_batch(self, indices):
+      noise = np.random.default_rng(0).integers(0, 5, (len(indices), 4, 4, 1))
+      return (self.labels[indices][:, None, None, None] * 30 + noise).astype(np.uint8), self.labels[indices]
+
+  noise = lambda images: np.random.default_rng(0).normal(size=(len(images), 8)).astype(np.float32)
+  pixels = space_agreement(Grey(), None, seed=0, classes=8, per_class=10)
+  scrambled = space_agreement(Grey(), noise, seed=0, classes=8, per_class=10)
+  assert pixels["space_nmi"] > 0.95 and pixels["space_nmi_chance"] < 0.3
+  assert scrambled["space_nmi"] < 0.5

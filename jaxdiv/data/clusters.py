@@ -9,7 +9,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jaxdiv.data.pipeline import Subset
+from jaxdiv.data.pipeline import Subset, draw_subset
 
 
 def _sq_dist(x, centres):
@@ -75,6 +75,27 @@ def normalized_mutual_information(a, b) -> float:
   mutual = float((joint[nonzero] * np.log(joint[nonzero] / np.outer(pa, pb)[nonzero])).sum())
   mean_entropy = (entropy(pa) + entropy(pb)) / 2
   return 1.0 if mean_entropy == 0 else max(0.0, mutual / mean_entropy)
+
+
+def chance_nmi(labels, true, seed: int, draws: int = 5) -> float:
+  """The NMI the same cluster sizes reach by chance: mean over `draws` seeded shuffles of `labels`. NMI
+  is biased upward when groups are small: labels of 1,024 images that are nearly all of different classes
+  reach 0.9 at K = 512 whatever they are, so an agreement is read against this level."""
+  rng = np.random.default_rng([seed, 11])
+  return float(np.mean([normalized_mutual_information(rng.permutation(labels), true) for _ in range(draws)]))
+
+
+def space_agreement(source, featurize, seed: int, classes: int = 64, per_class: int = 16) -> dict:
+  """Does a feature space group images by class? k-means with one cluster per class on `classes` classes x
+  `per_class` images of the pool (seeded), its NMI with their classes and the chance level of that NMI.
+  A contrast sample of N images from thousands of classes holds about one image per class, so its own
+  labels cannot show this; this labelled probe can."""
+  subset = draw_subset(source, classes, per_class, seed)
+  images, _ = source.read_batch(subset.indices)
+  features = featurize(images) if featurize else images.reshape(len(images), -1).astype(np.float32) / 255.0
+  _, labels, _ = kmeans(features, classes, seed)
+  return {"space_nmi": round(normalized_mutual_information(labels, subset.labels), 4),
+          "space_nmi_chance": round(chance_nmi(labels, subset.labels, seed), 4)}
 
 
 def clustered_subset(source, total: int, num_clusters: int, seed: int, featurize=None) -> Subset:

@@ -101,6 +101,10 @@ def probe_results(probe_config, train_f, train_y, test_f, test_y) -> dict:
   return results
 
 
+# What a contrast run's summary says of its labels (`pretrain.cluster_agreement`), copied into its rows.
+AGREEMENT_FIELDS = ("cluster_features", "cluster_nmi", "cluster_nmi_chance", "space_nmi", "space_nmi_chance")
+
+
 def probe_stack(probe_config, trained: TrainedStack, tasks: dict, strategy: str, stage: str,
                 heldout: list | None = None) -> list[ResultRow]:
   """One row per (task, probe kind, run) of a trained stack, each with the run's pre-training held-out error
@@ -128,7 +132,7 @@ def probe_stack(probe_config, trained: TrainedStack, tasks: dict, strategy: str,
                 float(spec.num_classes) if spec.mode == "class" and not spec.imbalance else None),
             pretrain_heldout_error=held["error"] if held else None,
             pretrain_heldout_loss=held["loss"] if held else None,
-            cluster_features=run.get("cluster_features"), cluster_nmi=run.get("cluster_nmi")))
+            **{name: run.get(name) for name in AGREEMENT_FIELDS}))
   return rows
 
 

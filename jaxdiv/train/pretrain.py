@@ -19,7 +19,7 @@ import numpy as np
 
 from jaxdiv import distributed, io, timing
 from jaxdiv.data import build_source, sampler
-from jaxdiv.data.clusters import normalized_mutual_information
+from jaxdiv.data.clusters import chance_nmi, normalized_mutual_information, space_agreement
 from jaxdiv.data.pipeline import materialise, streaming_dataset, to_global_array
 from jaxdiv.data.sampler import RunSpec
 from jaxdiv.models import build_model
@@ -193,12 +193,15 @@ def _stack_inputs(config, source, stack: multi.Stack, specs, mesh, model, optimi
   return (lambda state, _: compiled(state, *inputs)), None
 
 
-def cluster_agreement(source, stack, run: int, config) -> dict:
-  """How far a contrast run's cluster labels agree with its samples' true classes (NMI), and the space
-  they were clustered in."""
+def cluster_agreement(source, stack, run: int, seed: int, config, featurize) -> dict:
+  """How far a contrast run's cluster labels agree with its samples' true classes (NMI, beside the NMI of
+  the same cluster sizes shuffled), how well its space groups a labelled probe of the pool by class
+  (`clusters.space_agreement`), and the space they were clustered in."""
   true = np.asarray(source.labels)[stack.pool_indices[stack.positions[run]]]
-  return {"cluster_nmi": round(normalized_mutual_information(stack.labels[run], true), 4),
-          "cluster_features": cluster_space(config)}
+  labels = stack.labels[run]
+  return {"cluster_nmi": round(normalized_mutual_information(labels, true), 4),
+          "cluster_nmi_chance": round(chance_nmi(labels, true, seed), 4),
+          **space_agreement(source, featurize, seed), "cluster_features": cluster_space(config)}
 
 
 def train_stack(config, source, specs: list[RunSpec], workdir: str, strategy: str, steps_scale: float = 1.0,
@@ -265,7 +268,8 @@ def train_stack(config, source, specs: list[RunSpec], workdir: str, strategy: st
              "shape_key": key,
              "runs": [dict(s.__dict__, train_loss=loss, train_accuracy=acc, workdir=workdir, index=i,
                            effective_classes=sampler.effective_classes(np.bincount(labels)),
-                           **(cluster_agreement(source, stack, i, config) if s.mode == "cluster" else {}))
+                           **(cluster_agreement(source, stack, i, s.seed, config, featurize)
+                              if s.mode == "cluster" else {}))
                       for i, (s, loss, acc, labels) in enumerate(zip(specs, losses, accuracies, stack.labels))]}
   _write_summary(workdir, summary)
   return TrainedStack(workdir, tuple(specs), summary, model, state)
