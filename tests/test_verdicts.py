@@ -280,6 +280,20 @@ def test_a_prior_from_results_recovers_the_seed_noise_and_curvature(tmp_path):
   assert 4 <= prior["best_K"][256] <= 16
 
 
+def test_a_prior_from_a_larger_budget_anchors_the_truth_at_its_own_budget():
+  """A pilot measured K* = 128 at N = 1024; a design at N = 256 / 1024 / 4096 under slope s has its true
+  optimum at 128 at N = 1024 and 128·4^±s beside it, not 128 at N = 256."""
+  from jaxdiv.bound import power
+  design = {"K": {total: [total // n for n in (2, 4, 8, 16, 32)] for total in (256, 1024, 4096)}, "seeds": [0]}
+  prior = {"seed_sd": 0.0, "curvature": 0.02, "floor": 0.3, "best_K": {1024: 128.0}}
+  for slope in (0.5, 1.0):
+    rows = power.simulate_rows(design, prior, slope, np.random.default_rng(0))
+    for total in (256, 1024, 4096):
+      at = [r for r in rows if r.N == total]
+      best = min(at, key=lambda r: r.error).K
+      assert best == pytest.approx(128 * (total / 1024) ** slope, rel=0.42), (slope, total, best)
+
+
 def test_the_weak_drifting_table_is_never_called_invariant(tmp_path):
   """A weak drifting table: a known drift (alpha 0.25, beta 0.6: K* ∝ N^0.71), budgets 1024 and 2048, two seeds,
   8% noise. Failing to reject is not evidence: no verdict anywhere in its fit.json may say invariant."""

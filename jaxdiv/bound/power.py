@@ -81,12 +81,17 @@ def _as_budget_map(value, budgets) -> dict:
 
 
 def simulate_rows(design: dict, prior: dict, slope: float, rng: np.random.Generator) -> list[ResultRow]:
-  """One results table of `design` under the truth K* ∝ N^slope, anchored at the smallest budget's best K
-  (the prior's, else the geometric middle of that budget's grid)."""
+  """One results table of `design` under the truth K* ∝ N^slope, anchored where the prior measured its best K
+  (at its budget nearest the design's smallest, so a pilot at N = 1024 anchors K*(1024)), else at the
+  geometric middle of the smallest budget's grid."""
   budgets = sorted(design["K"])
   reference = budgets[0]
   best = prior.get("best_K") or {}
-  k_ref = _nearest(best, reference) if best else float(np.exp(np.mean(np.log(design["K"][reference]))))
+  if best:
+    anchor = min(best, key=lambda b: abs(np.log(b / reference)))
+    k_ref = float(best[anchor]) * (reference / anchor) ** slope
+  else:
+    k_ref = float(np.exp(np.mean(np.log(design["K"][reference]))))
   rows = []
   for total in budgets:
     k_star = k_ref * (total / reference) ** slope
