@@ -110,3 +110,29 @@ def test_space_agreement_tells_a_space_that_groups_classes_from_one_that_does_no
   scrambled = space_agreement(Grey(), noise, seed=0, classes=8, per_class=10)
   assert pixels["space_nmi"] > 0.95 and pixels["space_nmi_chance"] < 0.3
   assert scrambled["space_nmi"] < 0.5
+
+
+def test_contrast_table_reads_each_space_from_its_workdir(tmp_path):
+  """scripts/contrast_table.py: per workdir its space, NMI against chance, errors by K and fit.json's verdict."""
+  import importlib.util
+  import json
+  import pathlib
+
+  from jaxdiv.results import ResultRow, append_rows
+  spec = importlib.util.spec_from_file_location(
+      "contrast_table", pathlib.Path(__file__).parents[1] / "scripts" / "contrast_table.py")
+  contrast_table = importlib.util.module_from_spec(spec)
+  spec.loader.exec_module(contrast_table)
+  agreement = dict(cluster_features="random_init", cluster_nmi=0.8, cluster_nmi_chance=0.7, space_nmi=0.3,
+                   space_nmi_chance=0.1)
+  rows = [ResultRow(task=task, N=64, K=k, n=64 // k, seed=seed, error=0.5 - 0.01 * k * (mode == "cluster"),
+                    mode=mode, **(agreement if mode == "cluster" else {}))
+          for task in ("a", "b") for mode in ("class", "cluster") for k in (4, 8, 16) for seed in (0, 1)]
+  append_rows(str(tmp_path), rows)
+  (tmp_path / "fit.json").write_text(json.dumps(
+      {"average": {"contrast": [{"N": 64, "spearman_per_seed": [-1.0, -1.0], "verdict": "monotone"}]}}))
+  summary = contrast_table.space_summary(str(tmp_path))
+  assert summary["space"] == ["random_init"] and summary["K"] == [4, 8, 16]
+  assert summary["cluster_error"] == pytest.approx([0.46, 0.42, 0.34]) and summary["class_error"] == [0.5] * 3
+  line = contrast_table.table([summary])[-1]
+  assert line.startswith("| random_init | 0.80 (0.70) | 0.30 (0.10) | 0.460 / 0.500 |") and "monotone" in line
