@@ -58,8 +58,10 @@ class ResultRow:
   # Contrast runs (mode "cluster"): the space k-means grouped the sample in (`cluster.features`), how far
   # its labels agree with the sample's true classes (normalised mutual information, 0 = none, 1 = exact)
   # beside the NMI of the same cluster sizes shuffled (chance), and how well that space groups a labelled
-  # probe of the pool (64 classes x 16 images) by class, with its chance level (`clusters.space_agreement`).
+  # probe of the pool (64 classes x 16 images) by class, with its chance level (`clusters.space_agreement`);
+  # cluster_sample_classes: the C classes the sample was drawn from (0: the whole pool).
   cluster_features: str | None = None
+  cluster_sample_classes: int | None = None
   cluster_nmi: float | None = None
   cluster_nmi_chance: float | None = None
   space_nmi: float | None = None

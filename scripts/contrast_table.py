@@ -34,7 +34,9 @@ def space_summary(workdir: str) -> dict:
   field = lambda name: mean([getattr(r, name) for r in cluster if getattr(r, name) is not None])
   with open(os.path.join(workdir, "fit.json")) as f:
     contrast = (json.load(f).get(AVERAGE, {}).get("contrast") or [{}])[0]
+  classes = sorted({r.cluster_sample_classes or 0 for r in cluster})
   return {"space": sorted({r.cluster_features or "pixels" for r in cluster}), "K": ks,
+          "sample": "whole pool" if classes == [0] else ", ".join(f"{c} classes" for c in classes),
           "cluster_error": [mean([r.error for r in average if r.mode == "cluster" and r.K == k]) for k in ks],
           "class_error": [mean([r.error for r in average if r.mode == "class" and r.K == k]) for k in ks],
           "nmi": field("cluster_nmi"), "nmi_chance": field("cluster_nmi_chance"),
@@ -44,14 +46,14 @@ def space_summary(workdir: str) -> dict:
 
 def table(summaries: list[dict]) -> list[str]:
   ks = summaries[0]["K"]
-  lines = ["| space | NMI, sample (chance) | NMI, labelled probe (chance) | "
+  lines = ["| space | sample from | NMI, sample (chance) | NMI, labelled probe (chance) | "
            + " | ".join(f"K = {k}: cluster / class" for k in ks) + " | Spearman per seed | verdict |",
-           "|---" * (5 + len(ks)) + "|"]
+           "|---" * (6 + len(ks)) + "|"]
   for s in summaries:
     errors = " | ".join(f"{a:.3f} / {b:.3f}" for a, b in zip(s["cluster_error"], s["class_error"]))
-    lines.append(f"| {', '.join(s['space'])} | {s['nmi']:.2f} ({s['nmi_chance']:.2f}) | {s['space_nmi']:.2f} "
-                 f"({s['space_nmi_chance']:.2f}) | {errors} | {', '.join(f'{x:+.2f}' for x in s['spearman'])} | "
-                 f"{s['verdict']} |")
+    rho = ", ".join(f"{x:+.2f}" for x in s["spearman"])
+    lines.append(f"| {', '.join(s['space'])} | {s['sample']} | {s['nmi']:.2f} ({s['nmi_chance']:.2f}) | "
+                 f"{s['space_nmi']:.2f} ({s['space_nmi_chance']:.2f}) | {errors} | {rho} | {s['verdict']} |")
   return lines
 
 

@@ -135,4 +135,27 @@ def test_contrast_table_reads_each_space_from_its_workdir(tmp_path):
   assert summary["space"] == ["random_init"] and summary["K"] == [4, 8, 16]
   assert summary["cluster_error"] == pytest.approx([0.46, 0.42, 0.34]) and summary["class_error"] == [0.5] * 3
   line = contrast_table.table([summary])[-1]
-  assert line.startswith("| random_init | 0.80 (0.70) | 0.30 (0.10) | 0.460 / 0.500 |") and "monotone" in line
+  assert line.startswith("| random_init | whole pool | 0.80 (0.70) | 0.30 (0.10) | 0.460 / 0.500 |")
+  assert line.endswith("| -1.00, -1.00 | monotone |")
+
+
+def test_a_contrast_sample_from_c_classes_is_the_class_subset_of_that_seed(small_pool):
+  """cluster.sample_classes = C: the sample is the class-labelled subset at K = C of the same seed (N/C images
+  of each of C classes), whatever the number of clusters; a C that does not divide N is refused."""
+  from jaxdiv.data.pipeline import draw_subset
+  seed, total = 4, 48
+  subset = draw_subset(small_pool, 6, 8, seed)
+  for clusters in (3, 12):
+    sampled = clustered_subset(small_pool, total, clusters, seed, sample_classes=6)
+    np.testing.assert_array_equal(sampled.indices, np.sort(subset.indices))
+    assert len(np.unique(small_pool.labels[sampled.indices])) == 6 and sampled.num_classes <= clusters
+  with pytest.raises(ValueError, match="must divide N=48"):
+    clustered_subset(small_pool, total, 3, seed, sample_classes=5)
+
+
+def test_a_sample_class_count_that_does_not_divide_the_contrast_budgets_is_refused():
+  from jaxdiv.configs import fractals_cpu
+  from jaxdiv.train.config import validate
+  validate(fractals_cpu.get_config("contrast,classes=64"))
+  with pytest.raises(ValueError, match=r"cluster.sample_classes=96: use 0 \(sample the whole pool\) or a C that"):
+    validate(fractals_cpu.get_config("contrast,classes=96"))

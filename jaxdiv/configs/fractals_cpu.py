@@ -23,7 +23,9 @@ source, `data.source = "fractals"` (classes are iterated function systems; `docs
   pilot's grid) with class labels and with k-means labels of one fixed sample of 1,024 images, clustered in
   SPACE (`cluster.features`: pixels, random_init, or the workdir of a `jaxdiv pretrain` run on another
   pool). One workdir per space; the class-label runs are the same in each (copy them with
-  `scripts/copy_rows.py` rather than train them again). No gate, no fit across budgets.
+  `scripts/copy_rows.py` rather than train them again). No gate, no fit across budgets. With `classes=C`
+  the sample is drawn from C classes, 1024/C images each (`cluster.sample_classes`), instead of the whole
+  pool, where 1,024 images come from about 900 classes, one or two each.
 """
 
 from jaxdiv.configs import glyphs_cpu
@@ -33,7 +35,7 @@ N_GRID = [2, 4, 8, 16, 32, 64]
 
 
 def get_config(arg=None):
-  arg = parse_arg(arg, pilot=False, spread=False, contrast=False, features="pixels")
+  arg = parse_arg(arg, pilot=False, spread=False, contrast=False, features="pixels", classes=0)
   config = glyphs_cpu.get_config("v3")
   config.data.source = "fractals"
   if arg.pilot:
@@ -49,7 +51,7 @@ def get_config(arg=None):
     config.sweep.n_min = 2
     config.sweep.seeds = config.sweep.cluster_seeds = [0, 1, 2]
     config.sweep.cluster, config.sweep.cluster_budgets = True, [1024]
-    config.cluster.features = arg.features
+    config.cluster.features, config.cluster.sample_classes = arg.features, arg.classes
     config.sweep.refine, config.sweep.gate, config.sweep.gate_budgets = False, False, []
     config.sweep.fit_budgets, config.sweep.validation_budget = [], 0
   elif arg.spread:

@@ -98,13 +98,24 @@ def space_agreement(source, featurize, seed: int, classes: int = 64, per_class: 
           "space_nmi_chance": round(chance_nmi(labels, subset.labels, seed), 4)}
 
 
-def clustered_subset(source, total: int, num_clusters: int, seed: int, featurize=None) -> Subset:
+def clustered_subset(source, total: int, num_clusters: int, seed: int, featurize=None,
+                     sample_classes: int = 0) -> Subset:
   """The contrast case: N samples drawn once (independent of K), labelled by the k-means cluster id of
   their features: `featurize(uint8 images) -> (N, D)`, raw pixels in [0, 1] by default
-  (`jaxdiv.train.embed` has the other spaces). Returns a `Subset` whose labels are cluster ids 0..K-1."""
+  (`jaxdiv.train.embed` has the other spaces). The sample is drawn from the whole pool, or with
+  `sample_classes` = C > 0 from C classes, N/C images each: the class-labelled subset of the same seed at
+  K = C (as the paper's sample of ImageNet holds N/1000 images of each of its classes), so the clusters can
+  agree with classes the sample really holds several images of. Returns a `Subset` whose labels are
+  cluster ids 0..K-1."""
   if total > len(source):
     raise ValueError(f"asked for N={total} samples but the source holds {len(source)}")
-  indices = np.sort(np.random.default_rng([seed, 7]).choice(len(source), total, replace=False))
+  if sample_classes:
+    if sample_classes < 0 or total % sample_classes:
+      raise ValueError(f"cluster.sample_classes={sample_classes} must divide N={total} (N/C images from each of "
+                       "C classes); pick a divisor of every contrast budget, or 0 to sample the whole pool")
+    indices = np.sort(draw_subset(source, sample_classes, total // sample_classes, seed).indices)
+  else:
+    indices = np.sort(np.random.default_rng([seed, 7]).choice(len(source), total, replace=False))
   images, _ = source.read_batch(indices)
   features = featurize(images) if featurize else images.reshape(len(images), -1).astype(np.float32) / 255.0
   _, labels, _ = kmeans(features, num_clusters, seed)

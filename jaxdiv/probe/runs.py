@@ -102,7 +102,8 @@ def probe_results(probe_config, train_f, train_y, test_f, test_y) -> dict:
 
 
 # What a contrast run's summary says of its labels (`pretrain.cluster_agreement`), copied into its rows.
-AGREEMENT_FIELDS = ("cluster_features", "cluster_nmi", "cluster_nmi_chance", "space_nmi", "space_nmi_chance")
+AGREEMENT_FIELDS = ("cluster_features", "cluster_sample_classes", "cluster_nmi", "cluster_nmi_chance", "space_nmi",
+                    "space_nmi_chance")
 
 
 def probe_stack(probe_config, trained: TrainedStack, tasks: dict, strategy: str, stage: str,

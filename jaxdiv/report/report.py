@@ -379,7 +379,9 @@ def contrast_agreement(rows, average_rows) -> list[str]:
            "", "| N | K | space | NMI, sample | chance | NMI, labelled probe | chance | error, cluster labels | "
            "error, class labels |", "|---" * 9 + "|"]
   for (total, k), by_seed in sorted(agreement.items()):
-    spaces = sorted({r.cluster_features or "pixels" for r in by_seed.values()})
+    spaces = sorted({(r.cluster_features or "pixels") + (f", sample of {r.cluster_sample_classes} classes"
+                                                        if r.cluster_sample_classes else "")
+                     for r in by_seed.values()})
     lines.append(f"| {total} | {k} | {', '.join(spaces)} | {nmi(by_seed, 'cluster_nmi')} | "
                  f"{nmi(by_seed, 'cluster_nmi_chance')} | {nmi(by_seed, 'space_nmi')} | "
                  f"{nmi(by_seed, 'space_nmi_chance')} | {mean(errors[('cluster', total, k)])} | "

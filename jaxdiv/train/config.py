@@ -59,7 +59,7 @@ def base_config() -> ml_collections.ConfigDict:
                       pretrain_heldout_per_class=16)
   # The space the k-means contrast clusters in (`jaxdiv.train.embed`): "pixels", "random_init", or the workdir
   # of a finished `jaxdiv pretrain` run whose network groups the sample (trained on classes disjoint from it).
-  config.cluster = dict(features="pixels")
+  config.cluster = dict(features="pixels", sample_classes=0)
   config.checkpoint_every = 200
   config.keep_checkpoints = 2
   config.log_every = 20
@@ -153,6 +153,12 @@ def cluster_space(config) -> str:
   return config.get("cluster", {}).get("features", "pixels")
 
 
+def cluster_sample_classes(config) -> int:
+  """How many classes the contrast case's sample is drawn from (`cluster.sample_classes`; 0, the whole pool,
+  for configs saved before it)."""
+  return int(config.get("cluster", {}).get("sample_classes", 0))
+
+
 def validate(config) -> None:
   """Errors that name the fix, raised before anything is built (`pretrain.check_stack` has the ones that
   need a stack's N and mesh)."""
@@ -174,6 +180,11 @@ def validate(config) -> None:
   if data.spread != 1 and not data.source.startswith(("glyphs", "fractals", "strokes")):
     raise ValueError(f"data.spread is a dial of the rendered pools (glyphs, fractals, strokes); source "
                      f"{data.source!r} has none: leave it at 1")
+  classes = cluster_sample_classes(config)
+  budgets = config.sweep.get("cluster_budgets") or config.sweep.get("budgets") or []
+  if classes < 0 or (classes and any(total % classes for total in budgets)):
+    raise ValueError(f"cluster.sample_classes={classes}: use 0 (sample the whole pool) or a C that divides every "
+                     f"contrast budget {list(budgets)} (the sample holds N/C images of each of C classes)")
   features = cluster_space(config)
   if features not in ("pixels", "random_init") and not os.path.isfile(os.path.join(features, "summary.json")):
     raise ValueError(f"cluster.features={features!r}: use 'pixels', 'random_init', or the workdir of a finished "

@@ -75,22 +75,26 @@ def stack_subsets(subsets: list[Subset]) -> Stack:
                np.array([s.num_classes for s in subsets], np.int32))
 
 
-def draw_run_subset(source, spec: RunSpec, subset_seed: int = -1, featurize=None) -> Subset:
+def draw_run_subset(source, spec: RunSpec, subset_seed: int = -1, featurize=None, sample_classes: int = 0
+                    ) -> Subset:
   """A run's subset, drawn with its own seed (nested in K and n) unless `subset_seed` fixes one for all;
-  `featurize` is the space the contrast case clusters in (`embed.cluster_featurizer`; None: pixels)."""
+  `featurize` is the space the contrast case clusters in (`embed.cluster_featurizer`; None: pixels) and
+  `sample_classes` how many classes its sample holds (`cluster.sample_classes`; 0: the whole pool)."""
   seed = spec.seed if subset_seed < 0 else subset_seed
   if spec.mode == "cluster":
     if spec.imbalance:
       raise ValueError("the k-means contrast draws N samples and labels them by cluster: it has no class "
                        "imbalance; use imbalance 0 for mode 'cluster'")
-    return clustered_subset(source, spec.num_classes * spec.per_class, spec.num_classes, seed, featurize)
+    return clustered_subset(source, spec.num_classes * spec.per_class, spec.num_classes, seed, featurize,
+                            sample_classes)
   if spec.mode != "class":
     raise ValueError(f"run mode must be 'class' or 'cluster', got {spec.mode!r}")
   return draw_subset(source, spec.num_classes, spec.per_class, seed, imbalance=spec.imbalance)
 
 
-def draw_stack(source, specs: list[RunSpec], subset_seed: int = -1, featurize=None) -> Stack:
-  return stack_subsets([draw_run_subset(source, s, subset_seed, featurize) for s in specs])
+def draw_stack(source, specs: list[RunSpec], subset_seed: int = -1, featurize=None, sample_classes: int = 0
+               ) -> Stack:
+  return stack_subsets([draw_run_subset(source, s, subset_seed, featurize, sample_classes) for s in specs])
 
 
 def default_strategy(backend: str | None = None) -> str:

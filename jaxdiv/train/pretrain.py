@@ -25,7 +25,7 @@ from jaxdiv.data.sampler import RunSpec
 from jaxdiv.models import build_model
 from jaxdiv.timing import Phases
 from jaxdiv.train import checkpoint, embed, multi
-from jaxdiv.train.config import cluster_space, incompatible_fields, to_dict, validate
+from jaxdiv.train.config import cluster_sample_classes, cluster_space, incompatible_fields, to_dict, validate
 from jaxdiv.train.loop import run_loop
 from jaxdiv.train.multi import TrainedStack
 from jaxdiv.train.state import create_state, current_step, make_optimizer, stacked_states, total_steps
@@ -201,7 +201,8 @@ def cluster_agreement(source, stack, run: int, seed: int, config, featurize) -> 
   labels = stack.labels[run]
   return {"cluster_nmi": round(normalized_mutual_information(labels, true), 4),
           "cluster_nmi_chance": round(chance_nmi(labels, true, seed), 4),
-          **space_agreement(source, featurize, seed), "cluster_features": cluster_space(config)}
+          **space_agreement(source, featurize, seed), "cluster_features": cluster_space(config),
+          "cluster_sample_classes": cluster_sample_classes(config)}
 
 
 def train_stack(config, source, specs: list[RunSpec], workdir: str, strategy: str, steps_scale: float = 1.0,
@@ -216,7 +217,7 @@ def train_stack(config, source, specs: list[RunSpec], workdir: str, strategy: st
   with phases.measure("data"):
     clustered = any(s.mode == "cluster" for s in specs)
     featurize = embed.cluster_featurizer(config, source.image_shape) if clustered else None
-    stack = multi.draw_stack(source, specs, config.data.subset_seed, featurize)
+    stack = multi.draw_stack(source, specs, config.data.subset_seed, featurize, cluster_sample_classes(config))
   num_examples = stack.positions.shape[1]
   steps = total_steps(config.train, num_examples, steps_scale)
   mesh = multi.make_mesh(len(specs), config.mesh.runs, config.mesh.data)
