@@ -4,8 +4,8 @@ workdir per `cluster.features`, as `configs/fractals_cpu.py:contrast` runs them)
   .venv/bin/python scripts/contrast_table.py docs/studies/fractals_contrast_pixels \
       docs/studies/fractals_contrast_random_init docs/studies/fractals_contrast_glyph_net
 
-Per workdir (average task, means over seeds): the space, the NMI of the sample's cluster labels with its
-true classes beside its chance level, the NMI k-means reaches on a labelled probe of the pool in that space
+Per workdir (average task, means over seeds): the pool, the space, the NMI of the sample's cluster labels
+with its true classes beside its chance level, the NMI k-means reaches on a labelled probe of the pool in that space
 beside its chance level, the error with cluster labels and with class labels at each K, and the Spearman
 correlation of error with ln K per seed with the study's verdict (fit.json: "monotone" when every seed's
 rho <= -0.8, i.e. more clusters always helped).
@@ -34,8 +34,13 @@ def space_summary(workdir: str) -> dict:
   field = lambda name: mean([getattr(r, name) for r in cluster if getattr(r, name) is not None])
   with open(os.path.join(workdir, "fit.json")) as f:
     contrast = (json.load(f).get(AVERAGE, {}).get("contrast") or [{}])[0]
+  config_path = os.path.join(workdir, "config.json")
+  pool = "–"
+  if os.path.exists(config_path):
+    with open(config_path) as f:
+      pool = json.load(f).get("data", {}).get("source", "–")
   classes = sorted({r.cluster_sample_classes or 0 for r in cluster})
-  return {"space": sorted({r.cluster_features or "pixels" for r in cluster}), "K": ks,
+  return {"pool": pool, "space": sorted({r.cluster_features or "pixels" for r in cluster}), "K": ks,
           "sample": "whole pool" if classes == [0] else ", ".join(f"{c} classes" for c in classes),
           "cluster_error": [mean([r.error for r in average if r.mode == "cluster" and r.K == k]) for k in ks],
           "class_error": [mean([r.error for r in average if r.mode == "class" and r.K == k]) for k in ks],
@@ -46,13 +51,14 @@ def space_summary(workdir: str) -> dict:
 
 def table(summaries: list[dict]) -> list[str]:
   ks = summaries[0]["K"]
-  lines = ["| space | sample from | NMI, sample (chance) | NMI, labelled probe (chance) | "
+  lines = ["| pool | space | sample from | NMI, sample (chance) | NMI, labelled probe (chance) | "
            + " | ".join(f"K = {k}: cluster / class" for k in ks) + " | Spearman per seed | verdict |",
-           "|---" * (6 + len(ks)) + "|"]
+           "|---" * (7 + len(ks)) + "|"]
   for s in summaries:
     errors = " | ".join(f"{a:.3f} / {b:.3f}" for a, b in zip(s["cluster_error"], s["class_error"]))
     rho = ", ".join(f"{x:+.2f}" for x in s["spearman"])
-    lines.append(f"| {', '.join(s['space'])} | {s['sample']} | {s['nmi']:.2f} ({s['nmi_chance']:.2f}) | "
+    lines.append(f"| {s['pool']} | {', '.join(s['space'])} | {s['sample']} | "
+                 f"{s['nmi']:.2f} ({s['nmi_chance']:.2f}) | "
                  f"{s['space_nmi']:.2f} ({s['space_nmi_chance']:.2f}) | {errors} | {rho} | {s['verdict']} |")
   return lines
 

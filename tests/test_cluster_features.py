@@ -135,7 +135,7 @@ def test_contrast_table_reads_each_space_from_its_workdir(tmp_path):
   assert summary["space"] == ["random_init"] and summary["K"] == [4, 8, 16]
   assert summary["cluster_error"] == pytest.approx([0.46, 0.42, 0.34]) and summary["class_error"] == [0.5] * 3
   line = contrast_table.table([summary])[-1]
-  assert line.startswith("| random_init | whole pool | 0.80 (0.70) | 0.30 (0.10) | 0.460 / 0.500 |")
+  assert line.startswith("| – | random_init | whole pool | 0.80 (0.70) | 0.30 (0.10) | 0.460 / 0.500 |")
   assert line.endswith("| -1.00, -1.00 | monotone |")
 
 
