@@ -58,7 +58,8 @@ def base_config() -> ml_collections.ConfigDict:
                       kinds=["ridge"], max_train=2000, max_test=1000, seed=0, batch_size=500, test_split="test",
                       pretrain_heldout_per_class=16)
   # The space the k-means contrast clusters in (`jaxdiv.train.embed`): "pixels", "random_init", or the workdir
-  # of a finished `jaxdiv pretrain` run whose network groups the sample (trained on classes disjoint from it).
+  # of a finished `jaxdiv pretrain` run whose network groups the sample (trained on classes disjoint from it);
+  # sample_classes: draw the sample from that many classes, N/C images each (0: from the whole pool).
   config.cluster = dict(features="pixels", sample_classes=0)
   config.checkpoint_every = 200
   config.keep_checkpoints = 2
