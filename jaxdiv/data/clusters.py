@@ -77,6 +77,11 @@ def normalized_mutual_information(a, b) -> float:
   return 1.0 if mean_entropy == 0 else max(0.0, mutual / mean_entropy)
 
 
+def pixels(images: np.ndarray) -> np.ndarray:
+  """(B, H, W, C) uint8 -> (B, H·W·C) float32 in [0, 1]: the space k-means clusters in by default."""
+  return images.reshape(len(images), -1).astype(np.float32) / 255.0
+
+
 def chance_nmi(labels, true, seed: int, draws: int = 5) -> float:
   """The NMI the same cluster sizes reach by chance: mean over `draws` seeded shuffles of `labels`. NMI
   is biased upward when groups are small: labels of 1,024 images that are nearly all of different classes
@@ -92,7 +97,7 @@ def space_agreement(source, featurize, seed: int, classes: int = 64, per_class: 
   labels cannot show this; this labelled probe can."""
   subset = draw_subset(source, classes, per_class, seed)
   images, _ = source.read_batch(subset.indices)
-  features = featurize(images) if featurize else images.reshape(len(images), -1).astype(np.float32) / 255.0
+  features = featurize(images) if featurize else pixels(images)
   _, labels, _ = kmeans(features, classes, seed)
   return {"space_nmi": round(normalized_mutual_information(labels, subset.labels), 4),
           "space_nmi_chance": round(chance_nmi(labels, subset.labels, seed), 4)}
@@ -117,7 +122,7 @@ def clustered_subset(source, total: int, num_clusters: int, seed: int, featurize
   else:
     indices = np.sort(np.random.default_rng([seed, 7]).choice(len(source), total, replace=False))
   images, _ = source.read_batch(indices)
-  features = featurize(images) if featurize else images.reshape(len(images), -1).astype(np.float32) / 255.0
+  features = featurize(images) if featurize else pixels(images)
   _, labels, _ = kmeans(features, num_clusters, seed)
   _, labels = np.unique(labels, return_inverse=True)  # contiguous ids even if a cluster emptied
   return Subset(indices, labels.astype(np.int32), int(labels.max()) + 1, total // num_clusters)

@@ -18,16 +18,12 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from jaxdiv.data.clusters import pixels
 from jaxdiv.data.pipeline import normalise
 from jaxdiv.data.sources import to_channels
 from jaxdiv.models import build_model
 from jaxdiv.train.config import cluster_space
 from jaxdiv.train.state import create_state, make_optimizer
-
-
-def pixel_features(images: np.ndarray) -> np.ndarray:
-  """(B, H, W, C) uint8 -> (B, H·W·C) float32 in [0, 1]."""
-  return images.reshape(len(images), -1).astype(np.float32) / 255.0
 
 
 def network_features(model, variables: dict, channels: int, batch_size: int = 512) -> Callable:
@@ -50,7 +46,7 @@ def cluster_featurizer(config, image_shape) -> Callable[[np.ndarray], np.ndarray
   """The featurizer `config.cluster.features` names, for images of `image_shape` (H, W, C)."""
   space = cluster_space(config)  # checked by `config.validate`
   if space == "pixels":
-    return pixel_features
+    return pixels
   if space == "random_init":
     model = build_model(config.model, 2)
     state = create_state(model, make_optimizer(config.train, 1), jax.random.key(config.seed), image_shape)

@@ -193,16 +193,16 @@ def _stack_inputs(config, source, stack: multi.Stack, specs, mesh, model, optimi
   return (lambda state, _: compiled(state, *inputs)), None
 
 
-def cluster_agreement(source, stack, run: int, seed: int, config, featurize) -> dict:
+def cluster_agreement(source, stack, run: int, seed: int, config, space: dict) -> dict:
   """How far a contrast run's cluster labels agree with its samples' true classes (NMI, beside the NMI of
   the same cluster sizes shuffled), how well its space groups a labelled probe of the pool by class
-  (`clusters.space_agreement`), and the space they were clustered in."""
+  (`space`: `clusters.space_agreement` of the run's seed, the same at every K), and the space they were
+  clustered in."""
   true = np.asarray(source.labels)[stack.pool_indices[stack.positions[run]]]
   labels = stack.labels[run]
   return {"cluster_nmi": round(normalized_mutual_information(labels, true), 4),
           "cluster_nmi_chance": round(chance_nmi(labels, true, seed), 4),
-          **space_agreement(source, featurize, seed), "cluster_features": cluster_space(config),
-          "cluster_sample_classes": cluster_sample_classes(config)}
+          **space, "cluster_features": cluster_space(config), "cluster_sample_classes": cluster_sample_classes(config)}
 
 
 def train_stack(config, source, specs: list[RunSpec], workdir: str, strategy: str, steps_scale: float = 1.0,
@@ -262,6 +262,7 @@ def train_stack(config, source, specs: list[RunSpec], workdir: str, strategy: st
     timing.record_rate(key, images_per_second=images_per_second, compile_seconds=compile_seconds)
   losses = row.get("loss_runs", [row.get("loss")] * len(specs))
   accuracies = row.get("accuracy_runs", [row.get("accuracy")] * len(specs))
+  spaces = {seed: space_agreement(source, featurize, seed) for seed in {s.seed for s in specs if s.mode == "cluster"}}
   summary = {"workdir": workdir, "steps": steps, "pipeline": "stream" if stream else "memory", "strategy": strategy,
              "mesh": dict(mesh.shape), "devices": mesh.size, "image_shape": list(source.image_shape),
              "head_classes": head, "seconds_this_session": round(train_seconds, 1),
@@ -269,7 +270,7 @@ def train_stack(config, source, specs: list[RunSpec], workdir: str, strategy: st
              "shape_key": key,
              "runs": [dict(s.__dict__, train_loss=loss, train_accuracy=acc, workdir=workdir, index=i,
                            effective_classes=sampler.effective_classes(np.bincount(labels)),
-                           **(cluster_agreement(source, stack, i, s.seed, config, featurize)
+                           **(cluster_agreement(source, stack, i, s.seed, config, spaces[s.seed])
                               if s.mode == "cluster" else {}))
                       for i, (s, loss, acc, labels) in enumerate(zip(specs, losses, accuracies, stack.labels))]}
   _write_summary(workdir, summary)
