@@ -159,3 +159,6 @@ def test_a_sample_class_count_that_does_not_divide_the_contrast_budgets_is_refus
   validate(fractals_cpu.get_config("contrast,classes=64"))
   with pytest.raises(ValueError, match=r"cluster.sample_classes=96: use 0 \(sample the whole pool\) or a C that"):
     validate(fractals_cpu.get_config("contrast,classes=96"))
+  single = fractals_cpu.get_config("contrast,classes=64")  # a `jaxdiv pretrain` config: no sweep contrast,
+  single.sweep.cluster, single.sweep.budgets, single.sweep.cluster_budgets = False, [2000], []  # its N checked per run
+  validate(single)

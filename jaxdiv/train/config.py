@@ -182,7 +182,7 @@ def validate(config) -> None:
     raise ValueError(f"data.spread is a dial of the rendered pools (glyphs, fractals, strokes); source "
                      f"{data.source!r} has none: leave it at 1")
   classes = cluster_sample_classes(config)
-  budgets = config.sweep.get("cluster_budgets") or config.sweep.get("budgets") or []
+  budgets = (config.sweep.get("cluster_budgets") or config.sweep.get("budgets") or []) if config.sweep.cluster else []
   if classes < 0 or (classes and any(total % classes for total in budgets)):
     raise ValueError(f"cluster.sample_classes={classes}: use 0 (sample the whole pool) or a C that divides every "
                      f"contrast budget {list(budgets)} (the sample holds N/C images of each of C classes)")
