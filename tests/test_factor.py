@@ -189,3 +189,18 @@ def test_plan_of_a_resumed_factor_study_prices_only_what_is_left(tmp_path):
   assert all(p["level"] == 1.0 for p in done)
   total = study.plan_total(marked)
   assert total["runs"] == len(plan) and total["to_do"]["runs"] == len(plan) - 16
+
+
+def test_fractal_edge_check_trains_v4s_runs_alike_and_adds_only_n_64():
+  """`fractals_cpu.py:edge` reuses v4's N = 4096 rows (copied, not retrained): that holds only if each run
+  there gets v4's head, model and training, and the only new K is the one beyond v4's low-K edge."""
+  from jaxdiv.configs import fractals_cpu
+  from jaxdiv.sweep import grid
+  from jaxdiv.sweep.runner import head_classes
+  v4, edge = fractals_cpu.get_config(None), fractals_cpu.get_config("edge")
+  classes = 4508 - 492  # the fractal pool's pre-training classes
+  assert head_classes(edge.sweep, 4096, classes) == head_classes(v4.sweep, 4096, classes) == 2048
+  assert edge.train == v4.train and edge.model == v4.model and edge.data == v4.data and edge.probe == v4.probe
+  v4_ks = {s.num_classes for s in grid.design(v4.sweep, classes, 2000) if s.num_classes * s.per_class == 4096}
+  edge_ks = {s.num_classes for s in grid.design(edge.sweep, classes, 2000)}
+  assert edge_ks - v4_ks == {64} and v4_ks <= edge_ks

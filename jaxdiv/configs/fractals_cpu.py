@@ -3,6 +3,7 @@
   jaxdiv sweep --config configs/fractals_cpu.py:pilot --workdir runs/fractals_pilot
   jaxdiv sweep --config configs/fractals_cpu.py --plan --power   # the v4 study's runs, time and verdict odds
   jaxdiv sweep --config configs/fractals_cpu.py --workdir runs/fractals_cpu_v4
+  jaxdiv sweep --config configs/fractals_cpu.py:edge --workdir runs/fractals_cpu_v4_edge
   jaxdiv sweep --config configs/fractals_cpu.py:spread --workdir runs/fractals_spread
   jaxdiv sweep --config configs/fractals_cpu.py:contrast,features=pixels --workdir runs/fractals_contrast_pixels
 
@@ -17,6 +18,10 @@ source, `data.source = "fractals"` (classes are iterated function systems; `docs
 - `:pilot`: N = 1024 only, n in {2, 4, 16, 64} (K = 512, 256, 64, 16), two seeds, no gate, no fit: does
   pre-training on the pool beat the random-init floor on the average task, and where is the optimum? (n = 2
   was added after the fractal pool's first pilot put its optimum at n = 4; a resumed pilot trains only it.)
+- `:edge`: v4 at N = 4096 with n = 64 (K = 64) beside its grid (K = 128 ... 2048), three seeds, no gate, no
+  fit: is the U there bounded at the low-K end, where v4's K* interval reaches the grid's edge? Copy v4's
+  N = 4096 grid rows in first (`scripts/copy_rows.py --budgets 4096`); they train alike (same head of 2,048
+  classes, same seeds), so only K = 64 trains.
 - `:spread`: data.spread (a multiplier on the per-sample noise of the maps) at 0.5 / 1 / 2 at N = 1024,
   n in {2, ..., 64}, as `configs/what_sets_n.py:spread` runs it on the glyph pool.
 - `:contrast,features=SPACE`: the contrast case at N = 1024, three seeds: K = 16 / 64 / 256 / 512 (the
@@ -35,7 +40,7 @@ N_GRID = [2, 4, 8, 16, 32, 64]
 
 
 def get_config(arg=None):
-  arg = parse_arg(arg, pilot=False, spread=False, contrast=False, features="pixels", classes=0)
+  arg = parse_arg(arg, pilot=False, spread=False, edge=False, contrast=False, features="pixels", classes=0)
   config = glyphs_cpu.get_config("v3")
   config.data.source = "fractals"
   if arg.pilot:
@@ -53,6 +58,13 @@ def get_config(arg=None):
     config.sweep.cluster, config.sweep.cluster_budgets = True, [1024]
     config.cluster.features, config.cluster.sample_classes = arg.features, arg.classes
     config.sweep.refine, config.sweep.gate, config.sweep.gate_budgets = False, False, []
+    config.sweep.fit_budgets, config.sweep.validation_budget = [], 0
+  elif arg.edge:
+    config.sweep.budgets, config.sweep.k_values = [4096], [64, 128, 256, 512, 1024, 2048]
+    config.sweep.n_min, config.sweep.n_max, config.sweep.k_max = 2, 64, 2048
+    config.sweep.refine, config.sweep.refine_n_min = False, 0
+    config.sweep.cluster, config.sweep.cluster_budgets = False, []
+    config.sweep.gate, config.sweep.gate_budgets = False, []
     config.sweep.fit_budgets, config.sweep.validation_budget = [], 0
   elif arg.spread:
     config.sweep.factor, config.sweep.levels = "data.spread", [0.5, 1.0, 2.0]
