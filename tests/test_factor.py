@@ -189,6 +189,8 @@ def test_plan_of_a_resumed_factor_study_prices_only_what_is_left(tmp_path):
   assert all(p["level"] == 1.0 for p in done)
   total = study.plan_total(marked)
   assert total["runs"] == len(plan) and total["to_do"]["runs"] == len(plan) - 16
+  left = study.left_to_train(config, plan, str(tmp_path))  # what a resumed run's own estimate prices
+  assert len(left) == len(plan) - 16 and not any(p["done"] for p in left)
 
 
 def test_fractal_edge_check_trains_v4s_runs_alike_and_adds_only_n_64():

@@ -6,6 +6,7 @@ from jaxdiv.study.runner import (
                                  GATE_STEPS_SCALE,
                                  estimate_factor,
                                  factor_gate_specs,
+                                 left_to_train,
                                  level_configs,
                                  mark_finished,
                                  plan,
@@ -19,6 +20,6 @@ from jaxdiv.study.runner import (
                                  run_study,
 )
 
-__all__ = ["GATE_STEPS_SCALE", "estimate_factor", "factor_gate_specs", "fit_study", "level_configs", "mark_finished",
-           "plan", "plan_factor", "plan_study", "plan_total", "predict_study", "read_results", "refine_ks",
-           "refine_specs", "run", "run_factor_study", "run_study"]
+__all__ = ["GATE_STEPS_SCALE", "estimate_factor", "factor_gate_specs", "fit_study", "left_to_train", "level_configs",
+           "mark_finished", "plan", "plan_factor", "plan_study", "plan_total", "predict_study", "read_results",
+           "refine_ks", "refine_specs", "run", "run_factor_study", "run_study"]

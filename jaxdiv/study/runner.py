@@ -225,6 +225,12 @@ def plan_total(plan: list[dict]) -> dict:
   return total
 
 
+def left_to_train(config, plan: list[dict], workdir: str | None) -> list[dict]:
+  """The plan's runs `workdir` does not hold yet: what a resumed study's estimate prices (a study whose rows
+  were copied in, or that was stopped, would otherwise be priced whole)."""
+  return [p for p in mark_finished(config, plan, workdir) if not p.get("done")]
+
+
 def mark_finished(config, plan: list[dict], workdir: str | None) -> list[dict]:
   """The plan with "done" on every entry: true where `workdir` already holds the run (every task and probe),
   so a resumed study's `--plan` prices only what is left. A gate run whose K the results decide (null K) is
@@ -294,7 +300,7 @@ def run_study(config, workdir: str, description: str = "") -> dict:
   log.info("devices: %s; compilation cache: %s", describe_cpu_devices() if jax.default_backend() == "cpu"
            else f"{len(jax.devices())} {jax.default_backend()} devices", compile_cache or "off")
   plan = plan_study(config)
-  estimate = estimate_study(config, plan, measure=False)
+  estimate = estimate_study(config, left_to_train(config, plan, workdir), measure=False)
   design = power.design_from_plan(plan)
   # Declared before the data: what this design can conclude at the default noise prior.
   preview = power.preview(design, tables=200) if len(design["K"]) >= 2 else None
@@ -437,7 +443,7 @@ def run_factor_study(config, workdir: str, description: str = "") -> dict:
   enable_compilation_cache()
   name, levels = factor.factor_of(config)
   configs = level_configs(config)
-  estimate = estimate_factor(config, plan_factor(config), measure=False)
+  estimate = estimate_factor(config, left_to_train(config, plan_factor(config), workdir), measure=False)
   sources, capacity, tasks, rows = {}, {}, None, []
   with phases.measure("data"):  # every level's pool and grid checked before any file is written
     for level, level_config in configs.items():
