@@ -20,6 +20,7 @@ import os
 import numpy as np
 
 from jaxdiv.results import AVERAGE, read_rows, with_average
+from jaxdiv.train.config import load_workdir_config
 
 
 def space_summary(workdir: str) -> dict:
@@ -34,11 +35,8 @@ def space_summary(workdir: str) -> dict:
   field = lambda name: mean([getattr(r, name) for r in cluster if getattr(r, name) is not None])
   with open(os.path.join(workdir, "fit.json")) as f:
     contrast = (json.load(f).get(AVERAGE, {}).get("contrast") or [{}])[0]
-  config_path = os.path.join(workdir, "config.json")
-  pool = "–"
-  if os.path.exists(config_path):
-    with open(config_path) as f:
-      pool = json.load(f).get("data", {}).get("source", "–")
+  has_config = os.path.exists(os.path.join(workdir, "config.json"))
+  pool = load_workdir_config(workdir).data.source if has_config else "–"
   classes = sorted({r.cluster_sample_classes or 0 for r in cluster})
   return {"pool": pool, "space": sorted({r.cluster_features or "pixels" for r in cluster}), "K": ks,
           "sample": "whole pool" if classes == [0] else ", ".join(f"{c} classes" for c in classes),
